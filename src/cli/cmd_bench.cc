@@ -1,0 +1,96 @@
+// headprune bench: end-to-end forward latency of a model (and, with --compare, of a second one
+// timed alternately in the same process), with FLOPs, so "is the pruned model faster?" has a
+// measured answer.
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "core/check.h"
+#include "core/log.h"
+#include "eval/bench.h"
+#include "eval/flops.h"
+#include "io/model_dir.h"
+
+namespace hp {
+
+int cmd_bench(const Args& args) {
+  Options o("bench",
+            "Time full forward passes (random token ids, no padding): warm-up, device sync,\n"
+            "repeats; prints median and p90 latency. With --compare DIR2 both models run\n"
+            "alternately in one process and the speedup of DIR2 over --model (median ratio) is\n"
+            "reported with the FLOPs ratio.");
+  o.add("model", "", "model directory", true)
+      .add("compare", "", "second model directory, timed alternately")
+      .add("batch", "32", "batch size")
+      .add("seq-len", "128", "sequence length")
+      .add("dtype", "fp32", "fp32 | bf16 | fp16")
+      .add("warmup", "3", "untimed warm-up passes per model")
+      .add("repeats", "20", "timed passes per model")
+      .add("min-seconds", "0", "repeat until each model has run at least this long");
+  add_common(o);
+  if (!o.parse(args)) return 0;
+  std::string dev = apply_common(o);
+  std::string dt = o.str("dtype");
+  torch::Dtype dtype = dt == "fp32" ? torch::kFloat32 : dt == "bf16" ? torch::kBFloat16
+                       : dt == "fp16" ? torch::kFloat16 : torch::kFloat32;
+  HP_CHECK(dt == "fp32" || dt == "bf16" || dt == "fp16", "--dtype must be fp32, bf16 or fp16, got '", dt, "'");
+  BenchOptions bo;
+  bo.batch = o.integer("batch");
+  bo.seq_len = o.integer("seq-len");
+  bo.warmup = o.integer("warmup");
+  bo.repeats = o.integer("repeats");
+  bo.min_seconds = o.number("min-seconds");
+  bo.device = torch::Device(dev);
+  bo.dtype = dtype;
+  std::vector<std::string> dirs = {o.str("model")};
+  if (o.given("compare")) dirs.push_back(o.str("compare"));
+  std::vector<std::shared_ptr<Model>> models;
+  for (const auto& d : dirs) {
+    auto lm = load_model_dir(d, bo.device, false);
+    lm.model->to(bo.device, dtype);
+    lm.model->eval();
+    models.push_back(lm.model);
+  }
+  auto res = bench_models(models, bo);
+  auto entry = [&](size_t i) {
+    const auto& r = res[i];
+    double fl = count_flops(models[i]->config(), bo.seq_len).total();
+    return nlohmann::json{{"model", dirs[i]},
+                          {"median_ms", r.median_ms},
+                          {"p90_ms", r.p90_ms},
+                          {"mean_ms", r.mean_ms},
+                          {"tokens_per_s", bo.batch * bo.seq_len / (r.median_ms / 1000.0)},
+                          {"flops", fl * bo.batch},
+                          {"flops_per_seq", fl}};
+  };
+  nlohmann::json j = entry(0);
+  j.update({{"device", dev},
+            {"dtype", dt},
+            {"threads", torch::get_num_threads()},
+            {"batch", bo.batch},
+            {"seq_len", bo.seq_len},
+            {"repeats", res[0].samples_ms.size()},
+            {"headprune_version", HP_VERSION},
+            {"git", HP_GIT}});
+  if (models.size() == 2) {
+    auto c = entry(1);
+    j["compare"] = c;
+    // speedup: how much faster --compare (e.g. the pruned model) runs than --model (the dense
+    // one); flops_ratio: how many times fewer FLOPs it needs.
+    j["speedup"] = res[0].median_ms / c["median_ms"].get<double>();
+    j["flops_ratio"] = j["flops"].get<double>() / c["flops"].get<double>();
+    j["speedup_over_flops_ratio"] = j["speedup"].get<double>() / j["flops_ratio"].get<double>();
+  }
+  if (o.on("json")) {
+    print_json(j);
+    return 0;
+  }
+  std::printf("%s: median %.2f ms, p90 %.2f ms, %.0f tokens/s (%s %s, %d threads, batch %d, seq %d)\n",
+              dirs[0].c_str(), res[0].median_ms, res[0].p90_ms, j["tokens_per_s"].get<double>(),
+              dev.c_str(), dt.c_str(), torch::get_num_threads(), bo.batch, bo.seq_len);
+  if (models.size() == 2)
+    std::printf("%s: median %.2f ms, p90 %.2f ms\nspeedup %.3fx at a FLOPs ratio of %.3fx\n",
+                dirs[1].c_str(), res[1].median_ms, res[1].p90_ms, j["speedup"].get<double>(),
+                j["flops_ratio"].get<double>());
+  return 0;
+}
+
+}  // namespace hp

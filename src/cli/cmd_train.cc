@@ -1,0 +1,190 @@
+// headprune train: masked-LM pre-training from plain text, classification/regression training
+// from TSV/JSONL, from scratch or from an existing model directory (--init), resumable.
+#include <filesystem>
+#include <fstream>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "core/check.h"
+#include "core/log.h"
+#include "data/readers.h"
+#include "io/checkpoint.h"
+#include "io/model_dir.h"
+#include "train/trainer.h"
+
+namespace hp {
+
+namespace fs = std::filesystem;
+
+static std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  HP_CHECK(f.good(), p.string(), ": cannot read");
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Trains a SentencePiece vocabulary on the text of `files` and returns {"spm.model": bytes}.
+static std::map<std::string, std::string> train_vocab(const std::vector<std::string>& files,
+                                                      const std::string& task, int vocab,
+                                                      const std::string& out_dir) {
+  fs::path tmp = fs::path(out_dir + ".spm-tmp");
+  fs::create_directories(tmp);
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto& f = files[i];
+    std::string ext = fs::path(f).extension().string();
+    if (ext == ".tsv" || ext == ".jsonl") {  // vocabulary from the text columns only
+      auto ds = read_classification(f, {}, task == "regress");
+      std::string p = (tmp / ("text" + std::to_string(i) + ".txt")).string();
+      std::ofstream o(p);
+      for (const auto& e : ds.examples) o << e.text_a << "\n" << (e.has_b ? e.text_b + "\n" : "");
+      inputs.push_back(p);
+    } else {
+      inputs.push_back(f);
+    }
+  }
+  log_info(str("train: building a ", vocab, "-piece SentencePiece vocabulary"));
+  train_spm(inputs, (tmp / "spm").string(), vocab, "unigram");
+  std::map<std::string, std::string> files_out = {{"spm.model", slurp(tmp / "spm.model")}};
+  fs::remove_all(tmp);
+  return files_out;
+}
+
+int cmd_train(const Args& args) {
+  Options o("train",
+            "Train a model. --task mlm pre-trains a BERT-style encoder with masked-LM on plain text\n"
+            "(15% of tokens, 80/10/10). --task classify|regress trains on TSV/JSONL, from scratch or\n"
+            "from --init DIR (e.g. a masked-LM model; its encoder and tokenizer are reused).\n"
+            "A checkpoint is written to --out after every epoch; --resume continues from it.");
+  o.add("task", "classify", "mlm | classify | regress")
+      .add("train", "", "training data (.txt for mlm, comma-separated files allowed; .tsv/.jsonl for classification)", true)
+      .add("eval", "", "evaluation data, evaluated after every epoch")
+      .add("out", "", "output model directory", true)
+      .add("init", "", "start from this model directory (fine-tuning)")
+      .add("tokenizer", "", "take the tokenizer files from this directory")
+      .add("vocab-text", "", "extra text files (comma-separated) for training a new vocabulary")
+      .add("vocab-size", "8000", "SentencePiece vocabulary size when training one")
+      .add("layers", "4", "encoder layers (from scratch)")
+      .add("heads", "8", "attention heads per layer (from scratch)")
+      .add("d-model", "256", "hidden size (from scratch)")
+      .add("d-ff", "1024", "FFN width (from scratch)")
+      .add("max-pos", "512", "maximum positions (from scratch)")
+      .add("dropout", "0.1", "dropout of hidden states and attention probabilities (from scratch)")
+      .add("epochs", "3", "training epochs")
+      .add("batch", "32", "batch size")
+      .add("lr", "5e-5", "peak learning rate (AdamW)")
+      .add("warmup", "0.06", "fraction of steps with linear warm-up")
+      .add("weight-decay", "0.01", "AdamW weight decay (not on biases/LayerNorm)")
+      .add("max-len", "128", "maximum tokens per sequence (specials included)")
+      .add("max-steps", "0", "stop after this many steps (0 = run all epochs)")
+      .add("seed", "42", "random seed (init, shuffling, masking)")
+      .flag("resume", "continue from the checkpoint in --out");
+  add_common(o);
+  if (!o.parse(args)) return 0;
+  std::string device = apply_common(o);
+  torch::manual_seed(o.integer("seed"));
+  const std::string task = o.str("task"), out = o.str("out");
+  HP_CHECK(task == "mlm" || task == "classify" || task == "regress", "--task must be mlm, classify or regress, got '", task, "'");
+  for (const auto& f : o.list("train")) HP_CHECK(fs::exists(f), f, ": training data not found");
+
+  std::shared_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tok;
+  std::map<std::string, std::string> aux;
+  bool resume = o.on("resume") && fs::exists(fs::path(out) / "trainer_state.json");
+  if (resume) {
+    auto lm = load_model_dir(out, torch::kCPU);
+    model = lm.model;
+    tok = std::move(lm.tokenizer);
+    aux = lm.aux_files;
+  } else if (o.given("init")) {
+    auto lm = load_model_dir(o.str("init"), torch::kCPU);
+    tok = std::move(lm.tokenizer);
+    aux = lm.aux_files;
+    aux.erase("pruning.json");
+    ModelConfig cfg = lm.model->config();
+    if (cfg.task == task) {
+      model = lm.model;
+    } else {
+      cfg.task = task;
+      cfg.passthrough.erase("architectures");
+      if (task != "mlm") {
+        Dataset ds = read_classification(o.str("train"), {}, task == "regress");
+        cfg.labels = ds.labels;
+        cfg.n_labels = task == "regress" ? 1 : static_cast<int>(ds.labels.size());
+      }
+      model = make_model(cfg);
+      // Reuse every tensor the two tasks share (the encoder); heads start fresh.
+      TensorMap src = lm.model->state(), init;
+      int reused = 0;
+      for (const auto& [k, v] : model->state()) {
+        auto it = src.find(k);
+        init[k] = (it != src.end() && it->second.sizes() == v.sizes()) ? (++reused, it->second) : v;
+      }
+      model->load_state(init, o.str("init"));
+      log_info(str("train: initialised ", reused, " of ", init.size(), " tensors from ", o.str("init")));
+    }
+  } else {
+    ModelConfig cfg;
+    cfg.arch = "bert";
+    cfg.task = task;
+    cfg.n_layer = o.integer("layers");
+    cfg.n_head_dense = o.integer("heads");
+    cfg.d_model = o.integer("d-model");
+    cfg.n_ff_dense = o.integer("d-ff");
+    cfg.max_pos = o.integer("max-pos");
+    HP_CHECK(cfg.n_head_dense > 0 && cfg.d_model % cfg.n_head_dense == 0, "--d-model ", cfg.d_model,
+             " must be a multiple of --heads ", cfg.n_head_dense);
+    cfg.d_head = cfg.d_model / cfg.n_head_dense;
+    cfg.set_dense_layers();
+    cfg.passthrough["hidden_dropout_prob"] = o.number("dropout");
+    cfg.passthrough["attention_probs_dropout_prob"] = o.number("dropout");
+    if (o.given("tokenizer")) {
+      auto t = load_tokenizer(o.str("tokenizer"));
+      for (const auto& e : fs::directory_iterator(o.str("tokenizer")))
+        for (const char* f : {"spm.model", "vocab.txt", "tokenizer_config.json", "encoder.json", "vocab.bpe"})
+          if (e.path().filename() == f) aux[f] = slurp(e.path());
+      tok = std::move(t);
+    } else {
+      auto files = o.list("train");
+      for (const auto& f : o.list("vocab-text")) files.push_back(f);
+      aux = train_vocab(files, task, o.integer("vocab-size"), out);
+      fs::path tmp = fs::path(out + ".tok-tmp");
+      fs::create_directories(tmp);
+      { std::ofstream f(tmp / "spm.model", std::ios::binary); f << aux["spm.model"]; }
+      tok = load_tokenizer(tmp.string());
+      fs::remove_all(tmp);
+    }
+    cfg.vocab_size = tok->vocab_size();
+    cfg.pad_id = tok->pad_id >= 0 ? tok->pad_id : 0;
+    if (task != "mlm") {
+      Dataset ds = read_classification(o.str("train"), {}, task == "regress");
+      cfg.labels = ds.labels;
+      cfg.n_labels = task == "regress" ? 1 : static_cast<int>(ds.labels.size());
+    }
+    model = make_model(cfg);
+  }
+  HP_CHECK(tok, "train: no tokenizer (give --tokenizer DIR or let headprune train a vocabulary)");
+
+  TrainOptions t;
+  t.train_path = o.str("train");
+  t.eval_path = o.str("eval");
+  t.out_dir = out;
+  t.epochs = o.integer("epochs");
+  t.batch = o.integer("batch");
+  t.lr = o.number("lr");
+  t.warmup = o.number("warmup");
+  t.weight_decay = o.number("weight-decay");
+  t.max_len = o.integer("max-len");
+  t.max_steps = o.integer("max-steps");
+  t.seed = o.integer("seed");
+  t.resume = resume;
+  t.device = device;
+  t.progress = !o.on("quiet");
+  aux["train_args.json"] = o.effective().dump(1);
+  auto log = train_model(model, *tok, aux, t);
+  nlohmann::json res = {{"out", out}, {"task", task}, {"log", log}};
+  if (o.on("json")) print_json(res);
+  else log_info(str("train: wrote ", out, " in ", log["seconds"].get<double>(), " s"));
+  return 0;
+}
+
+}  // namespace hp

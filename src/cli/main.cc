@@ -1,0 +1,65 @@
+// headprune CLI entry point: dispatches subcommands; the only place that catches errors.
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/check.h"
+
+namespace hp {
+
+const std::vector<CommandEntry>& commands() {
+  static const std::vector<CommandEntry> table = {
+      {"train", cmd_train, "train a model (masked-LM pre-training, classification/regression)"},
+      {"eval", cmd_eval, "evaluate a model on a data file (accuracy, F1, MCC, mlm perplexity)"},
+      {"info", cmd_info, "per-layer shapes, parameters and FLOPs of a model"},
+      {"prune", cmd_prune, "prune heads/neurons to a FLOPs budget; writes the smaller model"},
+      {"show", cmd_show, "per-layer table of which heads and neurons a pruned model kept"},
+      {"report", cmd_report, "HTML report (head-survival heatmap, quality vs FLOPs/latency) of runs"},
+      {"bench", cmd_bench, "end-to-end latency of a model, or of two compared alternately"},
+      {"forward", cmd_forward, "raw logits for given token ids (parity checks)"},
+      {"demo", cmd_demo, "the main job on the reference models, end to end"},
+  };
+  return table;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+}  // namespace hp
+
+static void usage() {
+  std::printf("headprune %s — structured pruning of Transformers that makes them measurably faster\n\n"
+              "usage: headprune <command> [options]   (headprune <command> --help for options)\n\n"
+              "commands:\n", HP_VERSION);
+  for (const auto& c : hp::commands()) std::printf("  %-8s %s\n", c.name, c.summary);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    std::printf("headprune %s (%s)\n", HP_VERSION, HP_GIT);
+    return 0;
+  }
+  std::string name = argv[1];
+  hp::Args args(argv + 2, argv + argc);
+  for (const auto& c : hp::commands()) {
+    if (name != c.name) continue;
+    try {
+      return c.fn(args);
+    } catch (const hp::Error& e) {
+      std::fprintf(stderr, "headprune %s: error: %s\n", c.name, e.what());
+    } catch (const c10::Error& e) {
+      std::fprintf(stderr, "headprune %s: torch error: %s\n", c.name, e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "headprune %s: error: %s\n", c.name, e.what());
+    }
+    return 1;
+  }
+  std::fprintf(stderr, "headprune: unknown command '%s'\n", name.c_str());
+  usage();
+  return 2;
+}

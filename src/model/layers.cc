@@ -1,0 +1,56 @@
+#include "model/layers.h"
+
+#include <torch/version.h>
+
+#include <cmath>
+#include <limits>
+
+namespace hp {
+
+double mask_min(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kHalf: return -65504.0;
+    case torch::kBFloat16: return -3.3895313892515355e38;
+    case torch::kDouble: return std::numeric_limits<double>::lowest();
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+
+torch::Tensor split_heads(const torch::Tensor& x, int64_t n_head) {
+  auto B = x.size(0), T = x.size(1);
+  return x.view({B, T, n_head, -1}).transpose(1, 2);
+}
+
+torch::Tensor merge_heads(const torch::Tensor& x) {
+  auto B = x.size(0), H = x.size(1), T = x.size(2), dh = x.size(3);
+  return x.transpose(1, 2).reshape({B, T, H * dh});
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& attn_bias, double dropout, bool training,
+                        bool is_causal) {
+  torch::Tensor kk = k, vv = v;
+  int64_t group = q.size(1) / k.size(1);
+  if (group > 1) {  // grouped-query: each K/V head serves `group` consecutive query heads
+    kk = k.repeat_interleave(group, 1);
+    vv = v.repeat_interleave(group, 1);
+  }
+  double p = training ? dropout : 0.0;
+#if TORCH_VERSION_MAJOR >= 2
+  // Fused kernels (flash / memory-efficient) where the build has them.
+  return at::scaled_dot_product_attention(q, kk, vv, attn_bias, p, is_causal && !attn_bias.defined());
+#else
+  auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));  // [B,H,T,S]
+  if (attn_bias.defined()) scores = scores + attn_bias;
+  if (is_causal) {
+    auto T = q.size(2), S = kk.size(2);
+    auto causal = torch::ones({T, S}, q.options().dtype(torch::kBool)).triu(S - T + 1);
+    scores = scores.masked_fill(causal, mask_min(scores.scalar_type()));
+  }
+  auto probs = torch::softmax(scores, -1);
+  if (p > 0) probs = torch::dropout(probs, p, true);
+  return torch::matmul(probs, vv);  // [B,H,T,dh]
+#endif
+}
+
+}  // namespace hp

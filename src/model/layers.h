@@ -1,0 +1,22 @@
+// Building blocks shared by all architectures: attention over per-head projections (with an
+// optional head mask and grouped-query K/V), and the lowest representable value for masking.
+#pragma once
+#include <torch/torch.h>
+
+namespace hp {
+
+// Additive mask value for `dtype` (finfo.min, as HF does, so padded keys get exactly zero weight).
+double mask_min(torch::ScalarType dtype);
+
+// Scaled dot-product attention. q: [B, Hq, T, dh]; k, v: [B, Hkv, S, dh] with Hq % Hkv == 0.
+// attn_bias broadcastable to [B, Hq, T, S] (additive). Returns context [B, Hq, T, dh].
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& attn_bias, double dropout, bool training,
+                        bool is_causal = false);
+
+// [B, T, H*dh] -> [B, H, T, dh]
+torch::Tensor split_heads(const torch::Tensor& x, int64_t n_head);
+// [B, H, T, dh] -> [B, T, H*dh]
+torch::Tensor merge_heads(const torch::Tensor& x);
+
+}  // namespace hp

@@ -1,0 +1,138 @@
+#include "train/task.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <numeric>
+#include <random>
+
+#include "core/check.h"
+#include "data/mlm.h"
+#include "data/readers.h"
+
+namespace hp {
+
+double TaskData::mean_len() const {
+  if (items.empty()) return 0;
+  double s = 0;
+  for (const auto& e : items) s += e.ids.size();
+  return s / items.size();
+}
+
+static std::vector<int64_t> special_ids(const Tokenizer& tok) {
+  std::vector<int64_t> s;
+  for (auto id : {tok.cls_id, tok.sep_id, tok.pad_id, tok.mask_id, tok.unk_id, tok.bos_id,
+                  tok.eos_id})
+    if (id >= 0) s.push_back(id);
+  return s;
+}
+
+TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const Tokenizer& tok,
+                        int max_len, int64_t limit_tokens, uint64_t seed) {
+  TaskData out;
+  out.task = cfg.task;
+  out.path = path;
+  HP_CHECK(max_len >= 8, "max sequence length must be >= 8, got ", max_len);
+  HP_CHECK(max_len <= cfg.max_pos, "max sequence length ", max_len,
+           " exceeds the model's max_position_embeddings ", cfg.max_pos);
+  if (cfg.task == "classify" || cfg.task == "regress") {
+    Dataset ds = read_classification(path, cfg.labels, cfg.task == "regress");
+    out.labels = ds.labels;
+    out.items.reserve(ds.examples.size());
+    for (const auto& ex : ds.examples) {
+      auto enc = encode_pair_for_encoder(tok, ex.text_a, ex.has_b ? &ex.text_b : nullptr, max_len);
+      out.items.push_back({enc.ids, enc.type_ids, ex.label, ex.target});
+    }
+  } else if (cfg.task == "mlm") {
+    HP_CHECK(tok.mask_id >= 0 && tok.cls_id >= 0 && tok.sep_id >= 0,
+             "masked-LM needs a tokenizer with [MASK], [CLS] and [SEP] ids");
+    // Comma-separated files; TSV/JSONL contribute their text columns (e.g. training reviews).
+    std::vector<std::string> lines;
+    std::stringstream paths(path);
+    for (std::string p; std::getline(paths, p, ',');) {
+      if (p.empty()) continue;
+      auto ext = std::filesystem::path(p).extension().string();
+      if (ext == ".tsv" || ext == ".jsonl") {
+        for (const auto& ex : read_classification(p).examples) {
+          lines.push_back(ex.text_a);
+          if (ex.has_b) lines.push_back(ex.text_b);
+        }
+      } else {
+        auto l = read_text_lines(p);
+        lines.insert(lines.end(), l.begin(), l.end());
+      }
+    }
+    std::vector<std::vector<int64_t>> docs;
+    docs.reserve(lines.size());
+    for (const auto& l : lines) docs.push_back(tok.encode(l));
+    for (auto& chunk : chunk_stream(docs, max_len - 2)) {
+      std::vector<int64_t> ids;
+      ids.reserve(chunk.size() + 2);
+      ids.push_back(tok.cls_id);
+      ids.insert(ids.end(), chunk.begin(), chunk.end());
+      ids.push_back(tok.sep_id);
+      std::vector<int64_t> types(ids.size(), 0);
+      out.items.push_back({std::move(ids), std::move(types), -1, 0.f});
+    }
+  } else {
+    fail(str("task '", cfg.task, "' has no data loader yet"));
+  }
+  HP_CHECK(!out.items.empty(), path, ": no examples");
+  if (limit_tokens > 0) {
+    std::vector<int> order(out.items.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<EncodedExample> kept;
+    int64_t n = 0;
+    for (int i : order) {
+      if (n >= limit_tokens) break;
+      n += out.items[i].ids.size();
+      kept.push_back(std::move(out.items[i]));
+    }
+    out.items = std::move(kept);
+  }
+  return out;
+}
+
+Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokenizer& tok) {
+  std::vector<const EncodedExample*> items;
+  items.reserve(idx.size());
+  for (int i : idx) items.push_back(&data.items.at(i));
+  return collate(items, tok.pad_id >= 0 ? tok.pad_id : 0, data.task == "regress");
+}
+
+LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
+                  uint64_t mask_seed, torch::Device device) {
+  const auto& cfg = model.config();
+  LossOut out;
+  ForwardInput in;
+  in.attention_mask = batch.attention_mask.to(device);
+  in.token_type_ids = batch.token_type_ids.to(device);
+  if (cfg.task == "mlm") {
+    auto m = mlm_mask(batch.input_ids, batch.attention_mask, 0.15, tok.mask_id, tok.vocab_size(),
+                      special_ids(tok), mask_seed);
+    in.input_ids = m.input_ids.to(device);
+    auto labels = m.labels.to(device);
+    auto pos = labels.ne(-100);  // [B, T]
+    out.logits = model.forward(in, masks, nullptr, pos);  // [N, V]
+    out.targets = labels.index({pos});
+    out.count = out.targets.numel();
+    out.loss = out.count > 0 ? torch::cross_entropy_loss(out.logits.to(torch::kFloat32), out.targets)
+                             : out.logits.sum() * 0;
+    return out;
+  }
+  in.input_ids = batch.input_ids.to(device);
+  out.logits = model.forward(in, masks);
+  out.targets = batch.labels.to(device);
+  out.count = out.targets.size(0);
+  if (cfg.task == "regress") {
+    out.logits = out.logits.squeeze(-1);
+    out.loss = torch::mse_loss(out.logits.to(torch::kFloat32), out.targets.to(torch::kFloat32));
+  } else {
+    out.loss = torch::cross_entropy_loss(out.logits.to(torch::kFloat32), out.targets);
+  }
+  return out;
+}
+
+}  // namespace hp

@@ -1,0 +1,46 @@
+// Tasks: turn a data file into encoded examples for a model's task, and compute the task loss
+// on a batch. Classification/regression read TSV/JSONL; masked-LM reads plain text packed into
+// fixed-length chunks. Every trainer, evaluator and pruning method goes through here, so a new
+// task (LM, translation) is added in one place.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "io/tokenizer.h"
+#include "model/model.h"
+
+namespace hp {
+
+struct TaskData {
+  std::string task;                    // classify | regress | mlm
+  std::string path;
+  std::vector<EncodedExample> items;
+  std::vector<std::string> labels;     // classification label names (index = class id)
+  double mean_len() const;             // mean tokenized length (specials included)
+};
+
+// Reads and encodes `path` for `cfg.task`. For classification, `cfg.labels` (if non-empty) fixes
+// the label set; otherwise it is collected from the file. `limit_tokens` > 0 keeps only the first
+// examples (in a seeded random order) whose lengths sum to about that many tokens.
+TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const Tokenizer& tok,
+                        int max_len, int64_t limit_tokens = 0, uint64_t seed = 0);
+
+struct LossOut {
+  torch::Tensor loss;      // mean loss over predicted items (scalar, differentiable)
+  torch::Tensor logits;    // classify: [B, C]; regress: [B]; mlm: [N, V] at masked positions
+  torch::Tensor targets;   // labels aligned with logits
+  int64_t count = 0;       // number of predicted items (examples or masked tokens)
+};
+
+// Forward + loss on one collated batch. For mlm, tokens are masked (15%, 80/10/10) with a
+// generator seeded by `mask_seed`, so evaluation masking is reproducible.
+LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
+                  uint64_t mask_seed, torch::Device device);
+
+// Collates items[idx] for the model's task.
+Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokenizer& tok);
+
+}  // namespace hp

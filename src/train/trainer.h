@@ -1,0 +1,38 @@
+// Training loop shared by every task: AdamW with decoupled weight decay (none on biases and
+// LayerNorm), linear warm-up then linear decay, gradient clipping, evaluation and an atomic
+// checkpoint after every epoch, and resumption from the last complete epoch.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "io/tokenizer.h"
+#include "model/model.h"
+
+namespace hp {
+
+struct TrainOptions {
+  std::string train_path, eval_path, out_dir;
+  int epochs = 3;
+  int batch = 32;
+  double lr = 5e-5;
+  double warmup = 0.06;        // fraction of total steps
+  double weight_decay = 0.01;
+  double clip = 1.0;
+  int max_len = 128;
+  uint64_t seed = 42;
+  bool resume = false;
+  int64_t max_steps = 0;       // 0 = epochs decide
+  std::string device = "cpu";
+  bool progress = true;
+};
+
+// Trains `model` in place. `aux_files` (tokenizer etc.) are written beside every checkpoint.
+// Returns {"epochs": [{epoch, train_loss, eval...}], "final": eval, "seconds"}.
+nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer& tok,
+                           const std::map<std::string, std::string>& aux_files,
+                           const TrainOptions& opt);
+
+}  // namespace hp
