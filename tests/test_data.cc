@@ -151,6 +151,12 @@ TEST(Data, MissingHeaderEmptyAndMissingFiles) {
   TempDir t;
   auto headerless = t.write("h.tsv", "a great snack\tgreat\nbad\tother\n");
   EXPECT_NE(error_of([&] { read_classification(headerless); }).find("header"), std::string::npos);
+  // A label-less file, or one whose label would be a text column, is not guessed at.
+  auto unlabeled = t.write("sst_test.tsv", "index\tsentence\n0\tgood\n");
+  EXPECT_NE(error_of([&] { read_classification(unlabeled); }).find("no text and label"),
+            std::string::npos);
+  auto pair_only = t.write("p.tsv", "sentence1\tsentence2\na\tb\n");
+  EXPECT_THROW(read_classification(pair_only), Error);
   auto empty = t.write("e.tsv", "");
   EXPECT_NE(error_of([&] { read_classification(empty); }).find("empty file"), std::string::npos);
   auto only_header = t.write("o.tsv", "sentence\tlabel\n");

@@ -81,7 +81,8 @@ std::string error_of(const std::function<void()>& fn) {
 bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
   auto ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
+  return ca.numel() == 0 ||
+         std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
 }
 
 hp::TensorMap sample_tensors() {
@@ -224,23 +225,30 @@ TEST(Safetensors, CorruptFilesGiveErrorsNamingPathAndProblem) {
       {"not an object", st_bytes("[1,2]", ""), "must be a JSON object"},
       {"unknown dtype", st_bytes(R"({"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", data8),
        "unknown dtype \"Q4\""},
-      {"negative dim", st_bytes(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data8),
+      {"negative dim",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data8),
        "negative dimension"},
-      {"offsets one int", st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8]}})", data8),
+      {"offsets one int",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8]}})", data8),
        "data_offsets must be 2 non-negative integers"},
-      {"offsets string", st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,"8"]}})", data8),
+      {"offsets string",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,"8"]}})", data8),
        "data_offsets must be 2 non-negative integers"},
-      {"end before begin", st_bytes(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data8),
+      {"end before begin",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data8),
        "end 0 < begin 8"},
-      {"size mismatch", st_bytes(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data8),
-       "need 12"},
+      {"size mismatch",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data8), "need 12"},
       {"beyond data", st_bytes(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", data8),
        "beyond the data region of 8 bytes"},
-      {"overlap", st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                           R"("y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data8),
+      {"overlap",
+       st_bytes(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                R"("y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                data8),
        "overlap"},
       {"entry not object", st_bytes(R"({"x":[1]})", ""), "entry must be an object"},
-      {"shape not array", st_bytes(R"({"x":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", data8),
+      {"shape not array",
+       st_bytes(R"({"x":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", data8),
        "shape must be an array"},
       {"metadata not strings", st_bytes(R"({"__metadata__":{"k":1}})", ""), "must be a string"},
       {"truncated data", st_bytes(ok_entry, "1234"), "beyond the data region"},
@@ -263,7 +271,8 @@ TEST(Safetensors, FailedWriteLeavesNoTempFileAndOldFileUntouched) {
   hp::write_safetensors(path, {{"old", torch::ones({4})}});
   const std::string before = slurp(path);
 
-  // Disk full mid-write: a file size limit makes write(2) fail with EFBIG after the temp file exists.
+  // Disk full mid-write: a file size limit makes write(2) fail with EFBIG after the temp file
+  // exists.
   struct rlimit saved;
   ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
   auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
@@ -302,7 +311,9 @@ TEST(Safetensors, RejectsTensorsItCannotWrite) {
     hp::write_safetensors(dir / "c.safetensors", {{"z", torch::zeros({2}, torch::kComplexFloat)}});
   });
   EXPECT_NE(msg.find("'z'"), std::string::npos) << msg;
-  msg = error_of([&] { hp::write_safetensors(dir / "c.safetensors", {{"__metadata__", torch::ones({1})}}); });
+  msg = error_of([&] {
+    hp::write_safetensors(dir / "c.safetensors", {{"__metadata__", torch::ones({1})}});
+  });
   EXPECT_NE(msg.find("invalid tensor name"), std::string::npos) << msg;
   EXPECT_TRUE(dir.names().empty());
 }
@@ -312,9 +323,11 @@ TEST(Safetensors, ReadsGoldenFixtureAndRewritesItByteForByte) {
   const std::string path = std::string(HP_SOURCE_DIR) + "/tests/data/tiny_ref.safetensors";
   std::map<std::string, std::string> meta;
   const auto t = hp::read_safetensors(path, &meta);
-  EXPECT_EQ(meta, (std::map<std::string, std::string>{{"format", "pt"}, {"source", "make_tiny_ref.py"}}));
+  EXPECT_EQ(meta,
+            (std::map<std::string, std::string>{{"format", "pt"}, {"source", "make_tiny_ref.py"}}));
   ASSERT_EQ(t.size(), 7u);
-  EXPECT_TRUE(t.at("a_f32").equal(torch::tensor({0.0f, 1.5f, -2.25f, 65504.0f, 0.125f, -1.0f}).view({2, 3})));
+  EXPECT_TRUE(t.at("a_f32").equal(
+      torch::tensor({0.0f, 1.5f, -2.25f, 65504.0f, 0.125f, -1.0f}).view({2, 3})));
   EXPECT_TRUE(t.at("b_f16").equal(
       torch::tensor({1.0f, -2.5f, 1.0f / 1024, 65504.0f}).to(torch::kHalf).view({2, 2})));
   EXPECT_TRUE(t.at("c_bf16").equal(torch::tensor({1.0f, -0.5f, 3.140625f}).to(torch::kBFloat16)));
@@ -328,6 +341,32 @@ TEST(Safetensors, ReadsGoldenFixtureAndRewritesItByteForByte) {
   ScratchDir dir;
   hp::write_safetensors(dir / "again.safetensors", t, meta);
   EXPECT_EQ(slurp(dir / "again.safetensors"), slurp(path));
+}
+
+// tests/data/hf_ref.safetensors was written by the reference implementation (make_hf_ref.py):
+// its own tensor order, every supported dtype, a scalar and an empty tensor.
+TEST(Safetensors, ReadsFileFromReferenceWriter) {
+  const std::string path = std::string(HP_SOURCE_DIR) + "/tests/data/hf_ref.safetensors";
+  std::map<std::string, std::string> meta;
+  const auto t = hp::read_safetensors(path, &meta);
+  EXPECT_EQ(meta.at("format"), "pt");
+  ASSERT_EQ(t.size(), 12u);
+  const float inf = std::numeric_limits<float>::infinity();
+  auto f32 = torch::tensor({0.0f, -1.5f, 3.25f, 1e-40f, inf, -0.0f}).view({2, 3});
+  EXPECT_TRUE(same_bytes(t.at("f32"), f32));  // bytes, so -0.0 and the subnormal count too
+  EXPECT_TRUE(same_bytes(t.at("f16"),
+                         torch::tensor({1.0f, -2.5f, 1.0f / 1024, 65504.0f}).to(torch::kHalf)));
+  EXPECT_TRUE(
+      same_bytes(t.at("bf16"), torch::tensor({1.0f, -0.5f, 3.140625f}).to(torch::kBFloat16)));
+  EXPECT_TRUE(same_bytes(t.at("f64"), torch::tensor({0.1, -1e300}, torch::kDouble)));
+  EXPECT_TRUE(same_bytes(t.at("i64"), torch::tensor({int64_t(-1), int64_t(1) << 40})));
+  EXPECT_TRUE(same_bytes(t.at("i32"), torch::tensor(42, torch::kInt)));
+  EXPECT_TRUE(same_bytes(t.at("i16"), torch::tensor({-300, 300}, torch::kShort)));
+  EXPECT_TRUE(same_bytes(t.at("i8"), torch::tensor({-7}, torch::kChar)));
+  EXPECT_TRUE(same_bytes(t.at("u8"), torch::tensor({255, 0}, torch::kByte)));
+  EXPECT_TRUE(same_bytes(t.at("bool"), torch::tensor({true, false, true})));
+  EXPECT_EQ(t.at("empty").sizes(), (std::vector<int64_t>{0, 4}));
+  EXPECT_TRUE(same_bytes(t.at("t"), torch::arange(6.0f).view({2, 3}).t().contiguous()));
 }
 
 // ---------------------------------------------------------------------------------- HF config
@@ -353,6 +392,31 @@ TEST(HfConfig, ReadsBertBaseClassifier) {
   EXPECT_FALSE(cfg.passthrough.contains("hidden_size"));
 }
 
+// What transformers 5.17 save_pretrained wrote for a tiny BertForSequenceClassification (GPU box).
+TEST(HfConfig, ReadsTransformers5Config) {
+  const json in = json::parse(R"({
+    "add_cross_attention": false, "architectures": ["BertForSequenceClassification"],
+    "attention_probs_dropout_prob": 0.1, "bos_token_id": null, "classifier_dropout": null,
+    "dtype": "float32", "eos_token_id": null, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+    "hidden_size": 32, "id2label": {"0": "neg", "1": "pos"}, "initializer_range": 0.02,
+    "intermediate_size": 37, "is_decoder": false, "label2id": {"neg": 0, "pos": 1},
+    "layer_norm_eps": 1e-12, "max_position_embeddings": 16, "model_type": "bert",
+    "num_attention_heads": 4, "num_hidden_layers": 2, "pad_token_id": 0,
+    "tie_word_embeddings": true, "transformers_version": "5.17.0", "type_vocab_size": 2,
+    "use_cache": true, "vocab_size": 50})");
+  const auto cfg = hp::config_from_hf(in, "config.json");
+  EXPECT_EQ(cfg.task, "classify");
+  EXPECT_EQ(cfg.d_head, 8);
+  EXPECT_EQ(cfg.layers, std::vector<hp::LayerConfig>(2, hp::LayerConfig{4, 4, 37}));
+  EXPECT_EQ(cfg.passthrough["dtype"], "float32");
+  json out = hp::config_to_hf(cfg);
+  out.erase("headprune");
+  // problem_type is the one field added: it pins the task that transformers would otherwise infer.
+  EXPECT_EQ(out["problem_type"], "single_label_classification");
+  out.erase("problem_type");
+  EXPECT_EQ(out, in) << json::diff(in, out).dump(1);
+}
+
 TEST(HfConfig, RoundTripKeepsEveryField) {
   const json in = bert_base_sst2();
   json out = hp::config_to_hf(hp::config_from_hf(in, "config.json"));
@@ -368,7 +432,8 @@ TEST(HfConfig, DefaultLabelNamesStayImplicit) {
   const auto cfg = hp::config_from_hf(j, "config.json");
   EXPECT_EQ(cfg.n_labels, 3);
   EXPECT_TRUE(cfg.labels.empty());
-  EXPECT_EQ(hp::config_to_hf(cfg)["label2id"], json({{"LABEL_0", 0}, {"LABEL_1", 1}, {"LABEL_2", 2}}));
+  EXPECT_EQ(hp::config_to_hf(cfg)["label2id"],
+            json({{"LABEL_0", 0}, {"LABEL_1", 1}, {"LABEL_2", 2}}));
 }
 
 TEST(HfConfig, TaskFromArchitecturesProblemTypeAndLabels) {
@@ -453,38 +518,81 @@ TEST(HfConfig, MalformedFieldsGiveClearErrors) {
       {"huge", [](json& j) { j["vocab_size"] = 1e30; }, "vocab_size must be an integer"},
       {"indivisible", [](json& j) { j["hidden_size"] = 770; },
        "hidden_size 770 is not divisible by num_attention_heads 12"},
-      {"zero heads", [](json& j) { j["num_attention_heads"] = 0; }, "num_attention_heads must be > 0"},
-      {"eps string", [](json& j) { j["layer_norm_eps"] = "small"; }, "layer_norm_eps must be a number"},
+      {"zero heads", [](json& j) { j["num_attention_heads"] = 0; },
+       "num_attention_heads must be > 0"},
+      {"eps string", [](json& j) { j["layer_norm_eps"] = "small"; },
+       "layer_norm_eps must be a number"},
       {"act number", [](json& j) { j["hidden_act"] = 3; }, "hidden_act must be a string, got 3"},
-      {"model type", [](json& j) { j["model_type"] = "gpt2"; }, "model_type \"gpt2\" is not supported"},
+      {"model type", [](json& j) { j["model_type"] = "gpt2"; },
+       "model_type \"gpt2\" is not supported"},
       {"arch", [](json& j) { j["architectures"] = {"BertForQuestionAnswering"}; },
        "architectures [\"BertForQuestionAnswering\"] is not supported"},
-      {"arch type", [](json& j) { j["architectures"] = "BertModel"; }, "architectures must be an array"},
+      {"arch type", [](json& j) { j["architectures"] = "BertModel"; },
+       "architectures must be an array"},
       {"multi label", [](json& j) { j["problem_type"] = "multi_label_classification"; },
        "problem_type \"multi_label_classification\" is not supported"},
-      {"id2label gap", [](json& j) { j["id2label"] = {{"0", "a"}, {"2", "b"}}; }, "without gaps"},
-      {"id2label key", [](json& j) { j["id2label"] = {{"x", "a"}}; }, "decimal indices, got \"x\""},
-      {"id2label value", [](json& j) { j["id2label"] = {{"0", 1}}; }, "id2label[\"0\"] must be a string"},
-      {"one class", [](json& j) { j["id2label"] = {{"0", "a"}}; j["problem_type"] = "single_label_classification";
-         j["headprune"] = {{"format_version", 1}, {"task", "classify"}}; }, "needs >= 2 labels"},
-      {"regress labels", [](json& j) { j["problem_type"] = "regression"; }, "regression needs exactly 1 label"},
-      {"pruned layer", [](json& j) { j["pruned_heads"] = {{"12", {0}}}; },
+      {"id2label gap",
+       [](json& j) {
+         j["id2label"] = {{"0", "a"}, {"2", "b"}};
+       },
+       "without gaps"},
+      {"id2label key",
+       [](json& j) {
+         j["id2label"] = {{"x", "a"}};
+       },
+       "decimal indices, got \"x\""},
+      {"id2label value",
+       [](json& j) {
+         j["id2label"] = {{"0", 1}};
+       },
+       "id2label[\"0\"] must be a string"},
+      {"one class",
+       [](json& j) {
+         j["id2label"] = {{"0", "a"}};
+         j["problem_type"] = "single_label_classification";
+         j["headprune"] = {{"format_version", 1}, {"task", "classify"}};
+       },
+       "needs >= 2 labels"},
+      {"regress labels", [](json& j) { j["problem_type"] = "regression"; },
+       "regression needs exactly 1 label"},
+      {"pruned layer",
+       [](json& j) {
+         j["pruned_heads"] = {{"12", {0}}};
+       },
        "pruned_heads names layer 12 but num_hidden_layers=12"},
-      {"pruned head", [](json& j) { j["pruned_heads"] = {{"1", {12}}}; }, "head indices in 0..11"},
-      {"pruned type", [](json& j) { j["pruned_heads"] = {{"1", 3}}; }, "pruned_heads[\"1\"] must be an array"},
+      {"pruned head",
+       [](json& j) {
+         j["pruned_heads"] = {{"1", {12}}};
+       },
+       "head indices in 0..11"},
+      {"pruned type",
+       [](json& j) {
+         j["pruned_heads"] = {{"1", 3}};
+       },
+       "pruned_heads[\"1\"] must be an array"},
       {"block type", [](json& j) { j["headprune"] = 1; }, "headprune must be an object"},
-      {"block version", [](json& j) { j["headprune"] = json::object(); }, "missing required field format_version"},
-      {"layers count", [](json& j) { j["headprune"] = {{"format_version", 1}, {"layers", json::array()}}; },
+      {"block version", [](json& j) { j["headprune"] = json::object(); },
+       "missing required field format_version"},
+      {"layers count",
+       [](json& j) {
+         j["headprune"] = {{"format_version", 1}, {"layers", json::array()}};
+       },
        "headprune.layers must be an array of num_hidden_layers=12 entries, got 0 entries"},
-      {"layer n_ff", [](json& j) {
+      {"layer n_ff",
+       [](json& j) {
          j["headprune"] = {{"format_version", 1}, {"layers", json::array()}};
-         for (int i = 0; i < 12; ++i) j["headprune"]["layers"].push_back({{"n_head", 12}, {"n_ff", 4000}});
-       }, "headprune.layers[0]: n_ff=4000 is outside 0..intermediate_size=3072"},
-      {"layer vs pruned", [](json& j) {
+         for (int i = 0; i < 12; ++i)
+           j["headprune"]["layers"].push_back({{"n_head", 12}, {"n_ff", 4000}});
+       },
+       "headprune.layers[0]: n_ff=4000 is outside 0..intermediate_size=3072"},
+      {"layer vs pruned",
+       [](json& j) {
          j["headprune"] = {{"format_version", 1}, {"layers", json::array()}};
-         for (int i = 0; i < 12; ++i) j["headprune"]["layers"].push_back({{"n_head", 12}, {"n_ff", 3072}});
+         for (int i = 0; i < 12; ++i)
+           j["headprune"]["layers"].push_back({{"n_head", 12}, {"n_ff", 3072}});
          j["pruned_heads"] = {{"3", {0}}};
-       }, "layer 3: pruned_heads leaves 11 heads but headprune.layers says n_head=12"},
+       },
+       "layer 3: pruned_heads leaves 11 heads but headprune.layers says n_head=12"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.label);
@@ -592,15 +700,18 @@ TEST(Checkpoint, FailedSaveLeavesExistingDirUntouched) {
   bad.layers.pop_back();  // caught before anything is written
   EXPECT_NE(error_of([&] { hp::save_checkpoint(m, bad, {}); }).find("per-layer entries"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { hp::save_checkpoint(m, tiny_config(), {}, {{"../x", ""}}); })
-                .find("plain file name"),
+  EXPECT_NE(error_of([&] {
+              hp::save_checkpoint(m, tiny_config(), {}, {{"../x", ""}});
+            }).find("plain file name"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { hp::save_checkpoint(m, tiny_config(), {}, {{"config.json", ""}}); })
-                .find("overwrite the checkpoint"),
+  EXPECT_NE(error_of([&] {
+              hp::save_checkpoint(m, tiny_config(), {}, {{"config.json", ""}});
+            }).find("overwrite the checkpoint"),
             std::string::npos);
   spit(dir / "file", "x");
-  EXPECT_NE(error_of([&] { hp::save_checkpoint(dir / "file", tiny_config(), {}); })
-                .find("not a directory"),
+  EXPECT_NE(error_of([&] {
+              hp::save_checkpoint(dir / "file", tiny_config(), {});
+            }).find("not a directory"),
             std::string::npos);
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(dir.names(), (std::vector<std::string>{"file", "model"}));
@@ -617,7 +728,8 @@ TEST(Checkpoint, LoadErrorsNameTheDirectory) {
   spit(m + "/config.json", hp::config_to_hf(tiny_config()).dump());
   spit(m + "/pytorch_model.bin", "");
   auto msg = error_of([&] { hp::load_checkpoint(m); });
-  EXPECT_NE(msg.find(m + ": missing model.safetensors; only safetensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(m + ": missing model.safetensors; only safetensors"), std::string::npos)
+      << msg;
   hp::write_safetensors(m + "/model.safetensors", {{"w", torch::ones({1})}});
   spit(m + "/config.json", "{\"hidden_size\": ");
   msg = error_of([&] { hp::load_checkpoint(m); });
@@ -625,5 +737,6 @@ TEST(Checkpoint, LoadErrorsNameTheDirectory) {
   spit(m + "/config.json", R"({"architectures": ["BertForMaskedLM"], "hidden_size": "abc"})");
   msg = error_of([&] { hp::load_checkpoint(m); });
   EXPECT_NE(msg.find(m + "/config.json: hidden_size must be an integer, got \"abc\""),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
 }

@@ -37,6 +37,32 @@ def make_inputs(vocab, B=3, T=17, seed=0):
     return {"input_ids": ids.tolist(), "attention_mask": am.tolist(), "token_type_ids": tt.tolist()}
 
 
+def prune_heads(model, heads):
+    """HF's own prune_heads where this transformers has it; otherwise the same surgery by hand
+    (slice Q/K/V rows and output columns, shrink the head count) and record pruned_heads."""
+    if hasattr(model, "prune_heads"):
+        model.prune_heads(heads)
+        return
+    bert = model.bert
+    dh = model.config.hidden_size // model.config.num_attention_heads
+    for layer, hs in heads.items():
+        att = bert.encoder.layer[layer].attention
+        keep = [h for h in range(att.self.num_attention_heads) if h not in hs]
+        idx = torch.cat([torch.arange(h * dh, (h + 1) * dh) for h in keep])
+        for name in ("query", "key", "value"):
+            lin = getattr(att.self, name)
+            new = torch.nn.Linear(lin.in_features, len(idx))
+            new.weight.data = lin.weight.data[idx].clone(); new.bias.data = lin.bias.data[idx].clone()
+            setattr(att.self, name, new)
+        out = att.output.dense
+        new = torch.nn.Linear(len(idx), out.out_features)
+        new.weight.data = out.weight.data[:, idx].clone(); new.bias.data = out.bias.data.clone()
+        att.output.dense = new
+        att.self.num_attention_heads = len(keep)
+        att.self.all_head_size = len(idx)
+    model.config.pruned_heads = {str(k): v for k, v in heads.items()}
+
+
 def hf_logits(model, inp):
     model.eval()
     with torch.no_grad():
@@ -55,7 +81,7 @@ def cmd_make(a):
         "mlm": BertForMaskedLM(tiny_config()),
         "cls_pruned": BertForSequenceClassification(tiny_config(num_labels=2)),
     }
-    models["cls_pruned"].prune_heads({0: [1], 2: [0, 3]})
+    prune_heads(models["cls_pruned"], {0: [1], 2: [0, 3]})
     inp = make_inputs(211)
     with open(os.path.join(a.out, "inputs.json"), "w") as f:
         json.dump(inp, f)
@@ -103,7 +129,19 @@ def cmd_export(a):
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     arch = cfg.get("architectures", ["BertForSequenceClassification"])[0]
     cls = BertForMaskedLM if arch == "BertForMaskedLM" else BertForSequenceClassification
-    m = cls.from_pretrained(a.model)
+    if cfg.get("pruned_heads") and not hasattr(cls, "prune_heads"):
+        # This transformers dropped head pruning: build dense, prune by hand, load the weights.
+        from safetensors.torch import load_file
+        conf = BertConfig.from_pretrained(a.model)
+        heads = {int(k): v for k, v in conf.pruned_heads.items()}
+        conf.pruned_heads = {}
+        m = cls(conf)
+        prune_heads(m, heads)
+        missing, unexpected = m.load_state_dict(load_file(os.path.join(a.model, "model.safetensors")), strict=False)
+        missing = [k for k in missing if "decoder" not in k and "position_ids" not in k]
+        assert not missing and not unexpected, (missing, unexpected)
+    else:
+        m = cls.from_pretrained(a.model)
     m.eval()
     g = torch.Generator().manual_seed(1)
     V = cfg["vocab_size"]

@@ -28,7 +28,8 @@ int cmd_demo(const Args& args) {
     HP_CHECK(std::filesystem::exists(m + "/config.json"), m,
              ": reference model missing (see models/README.md for the command that makes it)");
     auto lm = load_model_dir(m, torch::Device(device));
-    auto data = load_task_data(d, lm.model->config(), *lm.tokenizer, 128);
+    auto data = load_task_data(d, lm.model->config(), *lm.tokenizer,
+                               lm.model->config().passthrough.value("headprune_max_len", 128));
     Timer t;
     auto r = evaluate(*lm.model, data, *lm.tokenizer, nullptr, torch::Device(device), 64, 1234,
                       !o.on("quiet") && !o.on("json"));

@@ -16,13 +16,13 @@ int cmd_eval(const Args& args) {
   o.add("model", "", "model directory", true)
       .add("data", "", "data file (.tsv/.jsonl for classification, .txt for masked-LM)", true)
       .add("batch", "64", "batch size")
-      .add("max-len", "128", "maximum tokens per sequence")
+      .add("max-len", "", "maximum tokens per sequence (default: the length the model was trained with, else 128)")
       .add("seed", "1234", "masking seed for masked-LM evaluation");
   add_common(o);
   if (!o.parse(args)) return 0;
   std::string device = apply_common(o);
   auto lm = load_model_dir(o.str("model"), torch::Device(device));
-  auto data = load_task_data(o.str("data"), lm.model->config(), *lm.tokenizer, o.integer("max-len"));
+  auto data = load_task_data(o.str("data"), lm.model->config(), *lm.tokenizer, default_max_len(o, lm.model->config()));
   auto r = evaluate(*lm.model, data, *lm.tokenizer, nullptr, torch::Device(device),
                     o.integer("batch"), o.integer("seed"), !o.on("quiet") && !o.on("json"));
   if (o.on("json")) {

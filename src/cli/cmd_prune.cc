@@ -38,7 +38,7 @@ int cmd_prune(const Args& args) {
       .add("keep-flops", "0.5", "fraction of prunable FLOPs to keep, in (0, 1]")
       .add("seq-len", "", "sequence length for FLOPs (default: calibration mean length, else 128)")
       .add("calib-tokens", "100000", "calibration tokens drawn (seeded) from --data")
-      .add("max-len", "128", "maximum tokens per calibration sequence")
+      .add("max-len", "", "maximum tokens per sequence (default: the length the model was trained with, else 128)")
       .add("eval", "", "evaluate the pruned model on this file and record it in pruning.json")
       .add("seed", "0", "random seed (calibration sample, random baselines)");
   add_common(o);
@@ -53,7 +53,7 @@ int cmd_prune(const Args& args) {
   const ModelConfig cfg = lm.model->config();
   std::optional<TaskData> calib;
   if (o.given("data")) {
-    calib = load_task_data(o.str("data"), cfg, *lm.tokenizer, o.integer("max-len"),
+    calib = load_task_data(o.str("data"), cfg, *lm.tokenizer, default_max_len(o, lm.model->config()),
                            o.integer("calib-tokens"), o.integer("seed"));
   }
   HP_CHECK(calib || !mit->second.needs_data, "--method ", method, " needs calibration data (--data)");
@@ -97,7 +97,7 @@ int cmd_prune(const Args& args) {
   pruned->load_state(res.tensors, "surgery result");
   if (o.given("eval")) {
     pruned->to(device);
-    auto data = load_task_data(o.str("eval"), res.config, *lm.tokenizer, o.integer("max-len"));
+    auto data = load_task_data(o.str("eval"), res.config, *lm.tokenizer, default_max_len(o, lm.model->config()));
     auto r = evaluate(*pruned, data, *lm.tokenizer, nullptr, device, 64, 1234, ctx.progress);
     map["eval"] = r.to_json();
     map["eval"]["data"] = o.str("eval");

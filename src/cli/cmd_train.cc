@@ -77,6 +77,7 @@ int cmd_train(const Args& args) {
       .add("max-len", "128", "maximum tokens per sequence (specials included)")
       .add("max-steps", "0", "stop after this many steps (0 = run all epochs)")
       .add("seed", "42", "random seed (init, shuffling, masking)")
+      .add("save-dtype", "fp32", "dtype of the saved weights: fp32 | bf16 (half the size)")
       .flag("resume", "continue from the checkpoint in --out");
   add_common(o);
   if (!o.parse(args)) return 0;
@@ -178,6 +179,9 @@ int cmd_train(const Args& args) {
   t.seed = o.integer("seed");
   t.resume = resume;
   t.device = device;
+  t.save_dtype = o.str("save-dtype");
+  HP_CHECK(t.save_dtype == "fp32" || t.save_dtype == "bf16", "--save-dtype must be fp32 or bf16");
+
   t.progress = !o.on("quiet");
   aux["train_args.json"] = o.effective().dump(1);
   auto log = train_model(model, *tok, aux, t);

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/log.h"
+#include "model/config.h"
 
 namespace hp {
 
@@ -134,6 +135,11 @@ nlohmann::json Options::effective() const {
   j["headprune_version"] = HP_VERSION;
   j["git"] = HP_GIT;
   return j;
+}
+
+int default_max_len(const Options& o, const ModelConfig& cfg) {
+  if (o.given("max-len")) return static_cast<int>(o.integer("max-len"));
+  return cfg.passthrough.value("headprune_max_len", 128);
 }
 
 void add_common(Options& o) {

@@ -39,6 +39,10 @@ class Options {
   std::map<std::string, std::string> values_;
 };
 
+struct ModelConfig;
+// --max-len if given, else the length the model was trained with (config), else 128.
+int default_max_len(const Options& o, const ModelConfig& cfg);
+
 // Options every command shares: --json, --quiet, --threads, --device.
 void add_common(Options& o);
 // Applies --threads/--quiet; returns the torch device named by --device (checks availability).

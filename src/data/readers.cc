@@ -125,18 +125,18 @@ bool looks_like_column_name(const std::string& s) {
   });
 }
 
+bool is_text_column(const std::string& name) {
+  for (const auto& [a, b] : kPairColumns)
+    if (name == a || name == b) return true;
+  return std::find(kSingleColumns.begin(), kSingleColumns.end(), name) != kSingleColumns.end();
+}
+
 std::vector<RawRow> read_tsv_rows(const std::string& path) {
   auto in = open_or_throw(path);
   LineReader reader(in);
   std::string line;
   HP_CHECK(reader.next(line), path, ": empty file (expected a header row such as 'sentence<TAB>label')");
   const auto header = split_tabs(line);
-  for (const auto& h : header)
-    HP_CHECK(looks_like_column_name(h), path, ":1: '", h,
-             "' is not a column name; a header row such as 'sentence<TAB>label' is required");
-  HP_CHECK(header.size() >= 2, path, ":1: header has ", header.size(),
-           " column(s) ('", join(header), "'); need text column(s) and a label column");
-
   auto col = [&](const std::string& name) -> int {
     auto it = std::find(header.begin(), header.end(), name);
     return it == header.end() ? -1 : static_cast<int>(it - header.begin());
@@ -149,17 +149,21 @@ std::vector<RawRow> read_tsv_rows(const std::string& path) {
       break;
     }
   }
-  if (a_col < 0) {
-    for (const auto& name : kSingleColumns) {
-      if (col(name) >= 0 && col(name) != label_col) {
-        a_col = col(name);
-        break;
-      }
-    }
+  for (const auto& name : kSingleColumns) {
+    if (a_col >= 0) break;
+    if (col(name) >= 0 && col(name) != label_col) a_col = col(name);
   }
-  if (a_col < 0 && header.size() == 2) a_col = 1 - label_col;
-  HP_CHECK(a_col >= 0, path, ":1: no text column among '", join(header),
-           "' (expected sentence, text, text_a, or a pair such as sentence1/sentence2)");
+  if (a_col < 0) {
+    const bool names_only = std::all_of(header.begin(), header.end(), looks_like_column_name);
+    HP_CHECK(names_only, path, ":1: '", line.substr(0, 80),
+             "' does not look like a header row; one such as 'sentence<TAB>label' is required");
+    // Two plain names with no known text column: (text, label), e.g. 'review<TAB>score'. Not when
+    // the label would be a text column, as in a label-less 'index<TAB>sentence' test file.
+    HP_CHECK(header.size() == 2 && !is_text_column(header[label_col]), path,
+             ":1: no text and label columns among '", join(header),
+             "' (expected sentence, text, text_a or a pair such as sentence1/sentence2, and label)");
+    a_col = 1 - label_col;
+  }
 
   std::vector<RawRow> rows;
   while (reader.next(line)) {

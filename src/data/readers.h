@@ -26,8 +26,9 @@ struct Dataset {
 //  .tsv   header row required, fields taken literally (no quoting, as GLUE files are written).
 //         Label column: `label`, else the last column. Text column(s), first match wins:
 //         sentence1/sentence2, question1/question2, premise/hypothesis, question/sentence,
-//         text_a/text_b (pairs); sentence, text, text_a (single); else the only other column of a
-//         two-column file.
+//         text_a/text_b (pairs); sentence, text, text_a (single); else, for a two-column header of
+//         plain names (e.g. review/score), the other column. A first line that is not made of
+//         column names is reported as a missing header.
 //  .jsonl one object per line with the same text keys (pairs or `text` / `sentence` / `text_a`)
 //         and `label` (string or integer; a number for regression).
 // Labels: with `known_labels` (a model's label names) each label maps by name, or an integer

@@ -92,14 +92,13 @@ class ByteBpe final : public Tokenizer {
     } catch (const nlohmann::json::exception& e) {
       fail(str("BPE vocab ", encoder_json, ": ", e.what()));
     }
-    HP_CHECK(enc.is_object() && !enc.empty(), "BPE vocab ", encoder_json, ": expected a non-empty {token: id} object");
+    HP_CHECK(enc.is_object() && !enc.empty(), "BPE vocab ", encoder_json,
+             ": expected a non-empty {token: id} object");
     for (const auto& [token, id] : enc.items()) {
-      HP_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, "BPE vocab ", encoder_json, ": token '", token,
-               "' has id ", id.dump(), ", expected an integer >= 0");
-      const int64_t i = id.get<int64_t>();
-      vocab_[token] = i;
-      if (i >= static_cast<int64_t>(pieces_.size())) pieces_.resize(i + 1);
-      pieces_[i] = token;
+      HP_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, "BPE vocab ", encoder_json, ": token '",
+               token, "' has id ", id.dump(), ", expected an integer >= 0");
+      vocab_[token] = id.get<int64_t>();
+      pieces_[id.get<int64_t>()] = token;
     }
     load_merges(merges_txt);
     // GPT-2 has one special token; RoBERTa/OPT-style vocabularies have BERT-like ones.
@@ -128,9 +127,9 @@ class ByteBpe final : public Tokenizer {
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   std::string kind() const override { return "bpe"; }
   std::string id_to_piece(int64_t id) const override {
-    HP_CHECK(id >= 0 && id < static_cast<int64_t>(pieces_.size()) && !pieces_[id].empty(), "BPE vocab ", path_,
-             ": no token with id ", id);
-    return pieces_[id];
+    auto it = pieces_.find(id);
+    HP_CHECK(it != pieces_.end(), "BPE vocab ", path_, ": no token with id ", id);
+    return it->second;
   }
 
  private:
@@ -221,7 +220,7 @@ class ByteBpe final : public Tokenizer {
   std::string path_;
   std::vector<std::string> bytes_;
   std::unordered_map<std::string, int64_t> vocab_;
-  std::vector<std::string> pieces_;
+  std::unordered_map<int64_t, std::string> pieces_;
   std::unordered_map<std::string, int> rank_;  // "first second" → merge priority
   std::vector<std::pair<std::string, int64_t>> specials_;
   mutable std::mutex cache_mutex_;

@@ -59,7 +59,8 @@ void link_or_copy(const fs::path& src, const fs::path& dst) {
     fs::copy_symlink(src, dst);
   } else if (fs::is_directory(st)) {
     fs::create_directory(dst, src);
-    for (const auto& e : fs::directory_iterator(src)) link_or_copy(e.path(), dst / e.path().filename());
+    for (const auto& e : fs::directory_iterator(src))
+      link_or_copy(e.path(), dst / e.path().filename());
   } else if (fs::is_regular_file(st)) {
     std::error_code ec;
     fs::create_hard_link(src, dst, ec);
@@ -144,7 +145,8 @@ void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const Tenso
       }
     write_file_atomic((tmp / kConfigName).string(), config_text);
     write_safetensors((tmp / kWeightsName).string(), tensors, {{"format", "pt"}});
-    for (const auto& [name, content] : extra_files) write_file_atomic((tmp / name).string(), content);
+    for (const auto& [name, content] : extra_files)
+      write_file_atomic((tmp / name).string(), content);
 
     if (exists) fs::rename(target, old);
     try {

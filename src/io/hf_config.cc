@@ -21,10 +21,12 @@ const char* const kMaskedLm = "BertForMaskedLM";
 // Fields config_from_hf interprets; everything else goes to passthrough. num_labels is derived
 // from id2label and label2id from the labels, so neither is kept (a stale copy would contradict).
 const std::set<std::string> kInterpreted = {
-    "architectures", "model_type", "vocab_size", "hidden_size", "num_hidden_layers",
-    "num_attention_heads", "intermediate_size", "hidden_act", "max_position_embeddings",
-    "type_vocab_size", "layer_norm_eps", "pad_token_id", "id2label", "label2id", "num_labels",
-    "problem_type", "pruned_heads", "headprune"};
+    "architectures",     "model_type",        "vocab_size",
+    "hidden_size",       "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act",        "max_position_embeddings",
+    "type_vocab_size",   "layer_norm_eps",    "pad_token_id",
+    "id2label",          "label2id",          "num_labels",
+    "problem_type",      "pruned_heads",      "headprune"};
 
 // Missing and null fields take HF BertConfig's defaults (`def`), as transformers does.
 int get_int(const json& j, const char* key, const std::string& where, std::optional<int> def) {
@@ -74,7 +76,8 @@ std::vector<std::string> parse_id2label(const json& v, const std::string& where)
     int i = parse_index(k, where, "id2label");
     HP_CHECK(i < static_cast<int>(labels.size()) && !seen[i], where, ": id2label keys must be 0..",
              labels.size() - 1, " without gaps, got ", v.dump());
-    HP_CHECK(name.is_string(), where, ": id2label[\"", k, "\"] must be a string, got ", name.dump());
+    HP_CHECK(name.is_string(), where, ": id2label[\"", k, "\"] must be a string, got ",
+             name.dump());
     labels[i] = name.get<std::string>();
     seen[i] = true;
   }
@@ -134,8 +137,8 @@ std::vector<std::vector<int>> pruned_heads_from_hf(const json& j, const ModelCon
              heads.dump());
     std::set<int> uniq;  // transformers takes the union, so repeats count once
     for (const auto& h : heads) {
-      bool ok = h.is_number_integer() && h.get<int64_t>() >= 0 &&
-                h.get<int64_t>() < cfg.n_head_dense;
+      bool ok =
+          h.is_number_integer() && h.get<int64_t>() >= 0 && h.get<int64_t>() < cfg.n_head_dense;
       HP_CHECK(ok, where, ": pruned_heads[\"", k, "\"] = ", heads.dump(),
                " must hold head indices in 0..", cfg.n_head_dense - 1);
       uniq.insert(h.get<int>());
@@ -171,7 +174,8 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
 
   std::vector<std::string> labels;
   const bool has_id2label = j.contains("id2label") && !j["id2label"].is_null();
-  const bool labels_given = has_id2label || (j.contains("num_labels") && !j["num_labels"].is_null());
+  const bool labels_given =
+      has_id2label || (j.contains("num_labels") && !j["num_labels"].is_null());
   if (has_id2label)
     labels = parse_id2label(j["id2label"], where);
   else
@@ -199,9 +203,8 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     std::vector<std::string> archs;
     if (j.contains("architectures") && !j["architectures"].is_null()) {
       const json& a = j["architectures"];
-      bool ok = a.is_array() && std::all_of(a.begin(), a.end(), [](const json& s) {
-                  return s.is_string();
-                });
+      bool ok = a.is_array() &&
+                std::all_of(a.begin(), a.end(), [](const json& s) { return s.is_string(); });
       HP_CHECK(ok, where, ": architectures must be an array of strings, got ", a.dump());
       archs = a.get<std::vector<std::string>>();
     }
@@ -213,8 +216,8 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     else if (has(kMaskedLm))
       cfg.task = "mlm";
     else
-      fail(str(where, ": architectures ", json(archs).dump(), " is not supported (", kSeqCls,
-               ", ", kMaskedLm, ")"));
+      fail(str(where, ": architectures ", json(archs).dump(), " is not supported (", kSeqCls, ", ",
+               kMaskedLm, ")"));
   }
   if (cfg.task == "regress") {
     // headprune regresses a single value, as the model's one-output classifier expects.
@@ -284,23 +287,23 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
     j["problem_type"] = cfg.task == "regress" ? "regression" : "single_label_classification";
 
   const size_t n_labels = cfg.task == "regress" ? 1 : static_cast<size_t>(cfg.n_labels);
-  HP_CHECK(cfg.labels.empty() || cfg.labels.size() == n_labels, "config_to_hf: ",
-           cfg.labels.size(), " label names for ", n_labels, " labels");
+  HP_CHECK(cfg.labels.empty() || cfg.labels.size() == n_labels, "config_to_hf: ", cfg.labels.size(),
+           " label names for ", n_labels, " labels");
   json id2label = json::object(), label2id = json::object();
   for (size_t i = 0; i < n_labels; ++i) {
     const std::string name = cfg.labels.empty() ? default_label(i) : cfg.labels[i];
     id2label[std::to_string(i)] = name;
     label2id[name] = i;
   }
-  HP_CHECK(label2id.size() == n_labels, "config_to_hf: duplicate label names in ",
-           id2label.dump());
+  HP_CHECK(label2id.size() == n_labels, "config_to_hf: duplicate label names in ", id2label.dump());
   j["id2label"] = id2label;
   j["label2id"] = label2id;
 
   json pruned = json::object();
   if (pruned_heads)
-    HP_CHECK(static_cast<int>(pruned_heads->size()) == cfg.n_layer, "config_to_hf: pruned_heads has ",
-             pruned_heads->size(), " layers, config has ", cfg.n_layer);
+    HP_CHECK(static_cast<int>(pruned_heads->size()) == cfg.n_layer,
+             "config_to_hf: pruned_heads has ", pruned_heads->size(), " layers, config has ",
+             cfg.n_layer);
   for (int il = 0; il < cfg.n_layer; ++il) {
     std::vector<int> heads;
     if (pruned_heads) {

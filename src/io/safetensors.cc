@@ -31,7 +31,7 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", c10::kFloat, 4}, {"F16", c10::kHalf, 2},  {"BF16", c10::kBFloat16, 2},
+    {"F32", c10::kFloat, 4},  {"F16", c10::kHalf, 2}, {"BF16", c10::kBFloat16, 2},
     {"F64", c10::kDouble, 8}, {"I64", c10::kLong, 8}, {"I32", c10::kInt, 4},
     {"I16", c10::kShort, 2},  {"I8", c10::kChar, 1},  {"U8", c10::kByte, 1},
     {"BOOL", c10::kBool, 1},
@@ -119,8 +119,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
     HP_CHECK(d.is_number_integer(), at, ": shape must hold integers, got ", sh->dump());
     HP_CHECK(d.is_number_unsigned(), at, ": shape has a negative dimension: ", sh->dump());
     uint64_t n = d.get<uint64_t>();
-    HP_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel),
-             at, ": shape ", sh->dump(), " overflows");
+    HP_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel), at,
+             ": shape ", sh->dump(), " overflows");
     e.shape.push_back(static_cast<int64_t>(n));
   }
   uint64_t nbytes = 0;
@@ -200,7 +200,8 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
   TensorMap out;
   for (const auto& e : entries) {
     auto t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype->type));
-    if (e.end > e.begin) pread_exact(fd.get(), t.data_ptr(), e.end - e.begin, data_start + e.begin, path);
+    if (e.end > e.begin)
+      pread_exact(fd.get(), t.data_ptr(), e.end - e.begin, data_start + e.begin, path);
     out.emplace(e.name, std::move(t));
   }
   return out;
@@ -258,8 +259,7 @@ void fsync_parent_dir(const std::string& path) {
 void write_bytes_atomic(const std::string& path, const std::vector<ByteSpan>& chunks) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  HP_CHECK(fd.get() >= 0, path, ": cannot create temporary file ", tmp, ": ",
-           std::strerror(errno));
+  HP_CHECK(fd.get() >= 0, path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
   try {
     for (const auto& c : chunks) write_all(fd.get(), c.data, c.size, tmp);
     HP_CHECK(::fsync(fd.get()) == 0, tmp, ": fsync failed: ", std::strerror(errno));

@@ -20,8 +20,9 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 TensorMap read_safetensors(const std::string& path,
                            std::map<std::string, std::string>* metadata = nullptr);
 
-// Writes CPU copies of `tensors` in sorted-name order, header space-padded to a multiple of 8 bytes.
-// Atomic: the file appears complete under `path` or not at all (an existing file stays untouched).
+// Writes CPU copies of `tensors` in sorted-name order, header space-padded to a multiple of 8
+// bytes. Atomic: the file appears complete under `path` or not at all (an existing file stays
+// untouched).
 void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

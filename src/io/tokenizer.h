@@ -2,7 +2,8 @@
 // feed HF checkpoints and HF can read headprune's. Three kinds, picked by the files in a model dir:
 //   WordPiece (BERT)           vocab.txt [+ tokenizer_config.json]  like HF BertTokenizer (slow, python)
 //   byte-level BPE (GPT-2)     vocab.json + merges.txt, or encoder.json + vocab.bpe  like HF GPT2Tokenizer
-//   SentencePiece              spm.model or tokenizer.model          sentencepiece::SentencePieceProcessor
+//   SentencePiece              spm.model or tokenizer.model          like SentencePieceProcessor::Encode
+//                                                                    (read natively, see spm.cc)
 // Literal special tokens in the text ("[CLS]", "<|endoftext|>") map to their ids, as HF's tokenizer(text)
 // does; encode() never adds special tokens around the text.
 #pragma once
@@ -37,10 +38,10 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& vocab_txt, bool low
 std::unique_ptr<Tokenizer> load_bpe(const std::string& encoder_json, const std::string& merges_txt);
 std::unique_ptr<Tokenizer> load_spm(const std::string& model_file);
 
-// Trains a SentencePiece model (model_type "unigram" or "bpe") and writes <model_prefix>.model/.vocab;
-// name the prefix "<dir>/spm" for load_tokenizer(dir) to find it. The ids headprune's models rely on are
-// fixed: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4 <s>=5 </s>=6. Deterministic: one thread, every input
-// sentence (lines up to 64 KiB), no sampling, fixed seed.
+// Trains a SentencePiece model (model_type "unigram" or "bpe") with the spm_train program (Debian package
+// sentencepiece) and writes <model_prefix>.model/.vocab; name the prefix "<dir>/spm" for load_tokenizer(dir)
+// to find it. The ids headprune's models rely on are fixed: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4 <s>=5
+// </s>=6. Deterministic: one thread, every input sentence (lines up to 64 KiB), no sampling, fixed seed.
 void train_spm(const std::vector<std::string>& input_files, const std::string& model_prefix, int vocab_size,
                const std::string& model_type);
 

@@ -69,19 +69,20 @@ void decompose_into(char32_t cp, std::u32string& out) {
 }
 
 char32_t compose_pair(char32_t a, char32_t b) {
+  if (b < 0x300) return 0;  // every second half of a composition is a mark or a Hangul vowel/trailer
   if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
     return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
   if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
       b < kTBase + kTCount)
     return a + (b - kTBase);
-  static const auto* pairs = [] {
-    auto* m = new std::unordered_map<uint64_t, char32_t>();
+  static const std::unordered_map<uint64_t, char32_t> pairs = [] {
+    std::unordered_map<uint64_t, char32_t> m;
     for (const auto& d : kDecompositions)
-      if (d.cp & kComposes) (*m)[(uint64_t(d.first) << 32) | d.second] = d.cp & ~kComposes;
+      if (d.cp & kComposes) m[(uint64_t(d.first) << 32) | d.second] = d.cp & ~kComposes;
     return m;
   }();
-  auto it = pairs->find((uint64_t(a) << 32) | b);
-  return it == pairs->end() ? 0 : it->second;
+  auto it = pairs.find((uint64_t(a) << 32) | b);
+  return it == pairs.end() ? 0 : it->second;
 }
 
 // 0: neither, 1: case-ignorable, 2: cased, as Python's Final_Sigma test sees them.
@@ -211,6 +212,8 @@ std::u32string to_lower(std::u32string_view s) {
 }
 
 std::u32string nfd(std::u32string_view s) {
+  // Nothing below U+00C0 decomposes: plain ASCII/Latin-1 text passes through untouched.
+  if (std::all_of(s.begin(), s.end(), [](char32_t cp) { return cp < 0xC0; })) return std::u32string(s);
   std::u32string out;
   out.reserve(s.size());
   for (char32_t cp : s) {
@@ -233,6 +236,8 @@ std::u32string nfd(std::u32string_view s) {
 }
 
 std::u32string nfc(std::u32string_view s) {
+  // Below U+0300 every character is already in NFC and nothing composes with it.
+  if (std::all_of(s.begin(), s.end(), [](char32_t cp) { return cp < 0x300; })) return std::u32string(s);
   const std::u32string d = nfd(s);
   std::u32string out;
   out.reserve(d.size());

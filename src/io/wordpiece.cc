@@ -23,15 +23,18 @@ bool bert_control(char32_t cp) {
   return cp != '\t' && cp != '\n' && cp != '\r' && uni::is_other(uni::category(cp));
 }
 bool bert_punctuation(char32_t cp) {
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+      (cp >= 123 && cp <= 126))
     return true;
   return uni::is_punctuation(uni::category(cp));
 }
-// The CJK Unified Ideographs blocks: not Hangul, Hiragana or Katakana, which are written with spaces.
+// BERT's CJK ideograph blocks (unified, extensions A-E, compatibility). Hangul and kana are deliberately
+// left out: BERT treats them like letters of any other script.
 bool cjk_ideograph(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) ||
-         (cp >= 0x2B820 && cp <= 0x2CEAF) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 // What Python's str.split() splits on; after cleaning only U+2028/U+2029 remain besides the space.
 bool py_space(char32_t cp) { return uni::is_white_space(cp) || (cp >= 0x1C && cp <= 0x1F); }

@@ -356,11 +356,17 @@ std::map<std::string, std::string> method_colors(const std::vector<Run>& runs) {
 std::string heatmap_svg(const Run& r) {
   int L = int(r.layers.size()), H = 0;
   for (const auto& l : r.layers) H = std::max(H, l.heads_total);
-  const double cell = std::clamp(std::floor(380.0 / std::max(H, 1)), 9.0, 18.0);
-  const double label_w = 34, top = 20, bar_w = 90, gap = 12;
-  const double grid_w = H * cell, bar_x = label_w + grid_w + gap, text_x = bar_x + bar_w + 8;
-  svg::Svg g(text_x + 230, top + L * cell + 30);
-  int every = cell >= 13 ? 1 : cell >= 10 ? 2 : 4;  // head numbers that fit above the columns
+  // Width for the longest possible label, so heatmaps of one model shape line up in the grid.
+  size_t label_chars = 0;
+  for (const auto& l : r.layers)
+    label_chars = std::max(label_chars, str(l.heads_total, "/", l.heads_total, " heads, ",
+                                            l.neurons_total, "/", l.neurons_total, " neurons").size());
+  // Sized so that two heatmaps of a 12-head model sit side by side on a 1280 px wide page.
+  const double cell = std::clamp(std::floor(300.0 / std::max(H, 1)), 7.0, 15.0);
+  const double label_w = 34, top = 20, bar_w = 64, gap = 10;
+  const double bar_x = label_w + H * cell + gap, text_x = bar_x + bar_w + 8;
+  svg::Svg g(std::max(text_x + 6.4 * label_chars, 340.0), top + L * cell + 28);
+  int every = cell >= 13 ? 1 : cell >= 9 ? 2 : 4;  // head numbers that fit above the columns
   for (int h = 0; h < H; h += every)
     g.text(label_w + (h + 0.5) * cell, top - 6, std::to_string(h),
            {{"text-anchor", "middle"}, {"font-size", "9"}, {"fill", "#777"}});
@@ -380,22 +386,22 @@ std::string heatmap_svg(const Run& r) {
     double frac = l.neurons_total > 0 ? double(l.neurons_kept) / l.neurons_total : 0;
     std::string ffn_tip = str("layer ", il, " FFN: ", l.neurons_kept, "/", l.neurons_total,
                               " neurons (", pct(l.neurons_kept, l.neurons_total), ")");
-    g.rect(bar_x, y + 2, bar_w, cell - 5.5, {{"fill", "#eeeeee"}, {"title", ffn_tip}});
-    if (frac > 0) g.rect(bar_x, y + 2, bar_w * frac, cell - 5.5, {{"fill", kFfnColor}, {"title", ffn_tip}});
-    std::string label = str(l.heads_kept.size(), "/", l.heads_total, " heads, ", l.neurons_kept, "/",
-                            l.neurons_total, " neurons");
-    if (l.heads_kept.empty()) label += " \u00b7 attn off";
-    if (l.neurons_kept == 0) label += " \u00b7 FFN off";
+    g.rect(bar_x, y + 1.5, bar_w, cell - 4.5, {{"fill", "#eeeeee"}, {"title", ffn_tip}});
+    if (frac > 0) g.rect(bar_x, y + 1.5, bar_w * frac, cell - 4.5, {{"fill", kFfnColor}, {"title", ffn_tip}});
+    // A sublayer with nothing left is skipped entirely: worth catching the eye.
     bool off = l.heads_kept.empty() || l.neurons_kept == 0;
-    g.text(text_x, y + cell / 2 + 3.5, label, {{"fill", off ? "#b03a2e" : "#333"}});
+    g.text(text_x, y + cell / 2 + 3.5,
+           str(l.heads_kept.size(), "/", l.heads_total, " heads, ", l.neurons_kept, "/",
+               l.neurons_total, " neurons"),
+           {{"fill", off ? "#b03a2e" : "#333"}});
   }
-  double ly = top + L * cell + 14;
-  g.rect(label_w, ly - 8, 10, 10, {{"fill", kKeptColor}});
-  g.text(label_w + 14, ly + 1, "head kept");
-  g.rect(label_w + 80, ly - 8, 10, 10, {{"fill", kRemovedColor}});
-  g.text(label_w + 94, ly + 1, "head removed");
-  g.rect(label_w + 180, ly - 8, 10, 10, {{"fill", kFfnColor}});
-  g.text(label_w + 194, ly + 1, "FFN neurons kept (bar = fraction)");
+  double x = label_w, ly = top + L * cell + 14;
+  for (auto [color, what] : {std::pair{kKeptColor, "head kept"}, {kRemovedColor, "head removed"},
+                             {kFfnColor, "FFN neurons kept"}}) {
+    g.rect(x, ly - 8, 10, 10, {{"fill", color}});
+    g.text(x + 14, ly + 1, what);
+    x += 14 + 6.4 * std::string(what).size() + 14;
+  }
   return g.str();
 }
 

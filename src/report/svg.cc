@@ -310,8 +310,8 @@ std::string line_plot(const Plot& p) {
     if (!drawable(r.y, p.log_y)) continue;
     double y = ay.map(r.y);
     g.line(ax.a, y, ax.b, y, {{"stroke", r.color}, {"stroke-dasharray", "5 4"}});
-    if (!r.label.empty())
-      g.text(ax.b - 4, y - 4, r.label, {{"text-anchor", "end"}, {"fill", r.color}});
+    // Labelled at the left: reference points (dense) usually sit at the right end.
+    if (!r.label.empty()) g.text(ax.a + 5, y - 4, r.label, {{"fill", r.color}});
   }
 
   for (size_t si = 0; si < p.series.size(); ++si) {

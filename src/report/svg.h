@@ -75,7 +75,7 @@ struct RefLine {
 
 struct Plot {
   std::string title, x_label, y_label;
-  double width = 560, height = 360;
+  double width = 520, height = 340;
   bool log_x = false, log_y = false;
   std::vector<Series> series;
   std::vector<RefLine> y_refs;

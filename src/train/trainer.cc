@@ -127,8 +127,11 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
     files["trainer_state.json"] =
         nlohmann::json({{"epoch", epoch + 1}, {"step", step}, {"log", log}}).dump(1);
     TensorMap state;
-    for (const auto& [k, v] : model->state()) state[k] = v.detach().to(torch::kCPU);
-    save_checkpoint(opt.out_dir, cfg, state, files);
+    auto dt = opt.save_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+    for (const auto& [k, v] : model->state()) state[k] = v.detach().to(torch::kCPU, dt);
+    ModelConfig saved = cfg;
+    saved.passthrough["headprune_max_len"] = opt.max_len;
+    save_checkpoint(opt.out_dir, saved, state, files);
   }
   // The finished model does not need optimizer state (it is 2x the model).
   fs::remove(opt.out_dir + "/optimizer.pt");

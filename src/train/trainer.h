@@ -27,6 +27,7 @@ struct TrainOptions {
   int64_t max_steps = 0;       // 0 = epochs decide
   std::string device = "cpu";
   bool progress = true;
+  std::string save_dtype = "fp32";  // fp32 | bf16
 };
 
 // Trains `model` in place. `aux_files` (tokenizer etc.) are written beside every checkpoint.

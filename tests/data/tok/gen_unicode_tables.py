@@ -5,6 +5,7 @@ mapping, Final_Sigma context exceptions), taken from this Python's unicodedata a
 tokenizers behave like the Python reference implementations (HF BertTokenizer / GPT2Tokenizer).
 
 Usage: python3 tests/data/tok/gen_unicode_tables.py > src/io/tokenizer_unicode_tables.inc
+Run it with the Python the reference HF runs under (the GPU machine's), so both use one Unicode version.
 """
 import sys
 import unicodedata as ud

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# GPU batch 1: build, HF parity (checkpoints and tokenizers), train the reference models.
+# Run from the repo root on the GPU machine with .gpudeps carried; results go to $OUT.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/batch1.log") 2>&1
+nvidia-smi -L
+t0=$(date +%s)
+bash scripts/gpu/build.sh || exit 1
+echo "build: $(( $(date +%s) - t0 )) s"
+export LD_LIBRARY_PATH="$PWD/.gpudeps/lib:${LD_LIBRARY_PATH:-}"
+export PATH="$PWD/.gpudeps/bin:$PATH"
+HP=build-gpu/headprune
+# 1. HF checkpoints -> headprune
+python3 scripts/gpu/hf_parity.py make --out /tmp/hfpar; \
+  python3 scripts/gpu/hf_parity.py check --out /tmp/hfpar --headprune $HP
+tar czf "$OUT/hf_tiny.tgz" -C /tmp hfpar
+# 3. reference masked-LM encoder
+t0=$(date +%s)
+$HP train --task mlm --train data/bible/train.txt,data/finefoods/train.tsv --eval data/bible/valid.txt \
+  --out models/en-mlm --layers 6 --heads 8 --d-model 256 --d-ff 1024 --vocab-size 8000 \
+  --epochs ${MLM_EPOCHS:-40} --batch 128 --lr 5e-4 --warmup 0.05 --max-len 128 --seed 1 \
+  --save-dtype bf16 --device cuda --json > "$OUT/en-mlm.train.json"
+echo "en-mlm: $(( $(date +%s) - t0 )) s"
+$HP eval --model models/en-mlm --data data/bible/test.txt --device cuda --json | tee "$OUT/en-mlm.eval.json"
+# 4. classifier fine-tuned from it
+t0=$(date +%s)
+$HP train --task classify --init models/en-mlm --train data/finefoods/train.tsv --eval data/finefoods/test.tsv \
+  --out models/finefoods-bert --epochs ${CLS_EPOCHS:-4} --batch 32 --lr ${CLS_LR:-5e-5} --warmup 0.1 --max-len 256 \
+  --seed 1 --save-dtype bf16 --device cuda --json > "$OUT/finefoods-bert.train.json"
+echo "finefoods-bert: $(( $(date +%s) - t0 )) s"
+$HP eval --model models/finefoods-bert --data data/finefoods/test.tsv --device cuda --json | tee "$OUT/finefoods-bert.eval.json"
+for m in en-mlm finefoods-bert; do
+  python3 scripts/gpu/hf_parity.py export --model models/$m --headprune $HP
+done
+tar czf "$OUT/models.tgz" models/en-mlm models/finefoods-bert
+ls -la "$OUT"
