@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -326,7 +327,7 @@ TEST_F(ReportTest, GateTrajectoriesArePlottedPerHead) {
         csv += std::to_string(step) + "," + std::to_string(il) + "," + std::to_string(h) + "," +
                std::to_string(2.0 - 0.03 * step * (h % 2 ? 1 : -0.2)) + ",0.1,0.9\n";
   spit(dir / "gates.csv", csv);
-  Run r = load_run(dir.string());
+  hp::Run r = load_run(dir.string());
   EXPECT_EQ(r.gates.size(), 5u * kLayers * kHeads);
   std::string html = render_html({r}, "t");
   EXPECT_NE(html.find("Gate trajectories"), std::string::npos);

@@ -142,7 +142,7 @@ def cmd_export(a):
         assert not missing and not unexpected, (missing, unexpected)
     else:
         m = cls.from_pretrained(a.model)
-    m.eval()
+    m = m.float().eval()  # weights may be stored in bf16; compare in fp32 as headprune computes
     g = torch.Generator().manual_seed(1)
     V = cfg["vocab_size"]
     inp = make_inputs(V, B=8, T=96, seed=3)

@@ -77,6 +77,7 @@ int cmd_train(const Args& args) {
       .add("max-len", "128", "maximum tokens per sequence (specials included)")
       .add("max-steps", "0", "stop after this many steps (0 = run all epochs)")
       .add("seed", "42", "random seed (init, shuffling, masking)")
+      .add("save-every", "1", "write a checkpoint every N epochs (always after the last)")
       .add("save-dtype", "fp32", "dtype of the saved weights: fp32 | bf16 (half the size)")
       .flag("resume", "continue from the checkpoint in --out");
   add_common(o);
@@ -180,6 +181,7 @@ int cmd_train(const Args& args) {
   t.resume = resume;
   t.device = device;
   t.save_dtype = o.str("save-dtype");
+  t.save_every = o.integer("save-every");
   HP_CHECK(t.save_dtype == "fp32" || t.save_dtype == "bf16", "--save-dtype must be fp32 or bf16");
 
   t.progress = !o.on("quiet");

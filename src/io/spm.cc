@@ -3,7 +3,8 @@
 // collide with the protobuf 3.21 LibTorch loads and crash the program before main(). So the .model file (a
 // ModelProto) is parsed by hand, the normalizer (precompiled charsmap, whitespace rules, dummy prefix) and
 // the unigram (Viterbi) / BPE (score-ordered merges) encoders are re-implemented to give the ids
-// SentencePieceProcessor::Encode gives, and training runs the spm_train program.
+// SentencePieceProcessor::Encode gives, and training runs the spm_train program. Not supported: BPE models
+// with UNUSED pieces (sentencepiece re-splits those), WORD/CHAR models, sampling and n-best.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cfloat>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -130,8 +132,8 @@ class SentencePiece final : public Tokenizer {
   explicit SentencePiece(const std::string& model_file) : path_(model_file) {
     parse(detail::read_file(model_file, "SentencePiece model"));
     HP_CHECK(!pieces_.empty(), "SentencePiece model ", path_, ": no pieces");
-    HP_CHECK(model_type_ == 1 || model_type_ == 2, "SentencePiece model ", path_, ": model type ", model_type_,
-             " is not supported (unigram = 1, bpe = 2)");
+    HP_CHECK(model_type_ == 1 || model_type_ == 2, "SentencePiece model ", path_, ": model type ",
+             model_type_, " is not supported (unigram = 1, bpe = 2)");
     for (size_t i = 0; i < pieces_.size(); ++i) {
       const Piece& p = pieces_[i];
       const auto id = static_cast<int64_t>(i);
@@ -331,7 +333,8 @@ class SentencePiece final : public Tokenizer {
         const double score = pieces_[id].type == kUserDefined ? length * max_score_ - 0.1 : pieces_[id].score;
         const double candidate = score + till_here;
         Node& target = best[end];
-        if (target.start == -1 || candidate > target.score) target = {id, static_cast<float>(candidate), long(start)};
+        if (target.start == -1 || candidate > target.score)
+          target = {id, static_cast<float>(candidate), long(start)};
         if (length == char_len) has_single_char = true;
       }
       if (!has_single_char) {

@@ -55,27 +55,31 @@ double optional_number(const json& j, const std::string& key, const std::string&
 }
 
 // eval/bench results: inside pruning.json when recorded there, else eval.json / bench.json beside.
-json optional_block(const json& map, const std::string& key, const fs::path& dir) {
-  if (map.is_object() && map.contains(key) && !map.at(key).is_null()) return map.at(key);
+// Null when neither exists; `where` names the source for error messages.
+json optional_block(const json& map, const std::string& key, const fs::path& dir, std::string* where) {
+  if (map.is_object() && map.contains(key) && !map.at(key).is_null()) {
+    *where = (dir / "pruning.json").string() + ": " + key;
+    return map.at(key);
+  }
   fs::path p = dir / (key + ".json");
+  *where = p.string();
   return fs::is_regular_file(p) ? read_json_file(p) : json();
 }
 
 void read_results(Run& r, const json& map, const fs::path& dir) {
-  std::string where_eval = (map.contains("eval") ? dir / "pruning.json" : dir / "eval.json").string();
-  json ev = optional_block(map, "eval", dir);
+  std::string where;
+  json ev = optional_block(map, "eval", dir, &where);
   if (!ev.is_null()) {
-    HP_CHECK(ev.is_object(), where_eval, ": eval must be an object, got ", ev.dump());
-    r.metric = field<std::string>(ev, "metric", where_eval + ": eval");
-    r.value = field<double>(ev, "value", where_eval + ": eval");
+    HP_CHECK(ev.is_object(), where, ": expected an object, got ", ev.dump());
+    r.metric = field<std::string>(ev, "metric", where);
+    r.value = field<double>(ev, "value", where);
   }
-  std::string where_bench = (map.contains("bench") ? dir / "pruning.json" : dir / "bench.json").string();
-  json b = optional_block(map, "bench", dir);
+  json b = optional_block(map, "bench", dir, &where);
   if (!b.is_null()) {
-    HP_CHECK(b.is_object(), where_bench, ": bench must be an object, got ", b.dump());
+    HP_CHECK(b.is_object(), where, ": expected an object, got ", b.dump());
     r.bench = b;
-    r.median_ms = optional_number(b, "median_ms", where_bench + ": bench");
-    r.speedup = optional_number(b, "speedup", where_bench + ": bench");
+    r.median_ms = optional_number(b, "median_ms", where);
+    r.speedup = optional_number(b, "speedup", where);
   }
 }
 
@@ -191,6 +195,8 @@ Run load_run(const std::string& dir_str) {
       L.heads_kept = field<std::vector<int>>(layers[il], "heads_kept", lw);
       L.neurons_total = field<int>(layers[il], "neurons_total", lw);
       L.neurons_kept = int(field<std::vector<int>>(layers[il], "neurons_kept", lw).size());
+      HP_CHECK(L.heads_total >= 0 && L.neurons_total >= 0, lw, ": negative heads_total (",
+               L.heads_total, ") or neurons_total (", L.neurons_total, ")");
       std::set<int> uniq(L.heads_kept.begin(), L.heads_kept.end());
       HP_CHECK(uniq.size() == L.heads_kept.size() &&
                    (uniq.empty() || (*uniq.begin() >= 0 && *uniq.rbegin() < L.heads_total)),
@@ -506,7 +512,8 @@ h3{font-size:14px;margin:0 0 3px}
 .grid{display:flex;flex-wrap:wrap;gap:16px}
 .card{background:#fff;border:1px solid #e0e3e8;border-radius:6px;padding:12px 14px;overflow-x:auto}
 table.runs{border-collapse:collapse;font-size:12.5px;width:100%;background:#fff;border:1px solid #e0e3e8}
-table.runs th{text-align:left;background:#eef0f3;font-weight:600;padding:6px 8px;border-bottom:1px solid #d0d4da;white-space:nowrap}
+table.runs th{text-align:left;background:#eef0f3;font-weight:600;padding:6px 8px;border-bottom:1px solid #d0d4da;vertical-align:bottom}
+.table-wrap{overflow-x:auto}
 table.runs td{padding:5px 8px;border-bottom:1px solid #eceef1;white-space:nowrap}
 table.runs td.num,table.runs th.num{text-align:right;font-variant-numeric:tabular-nums}
 table.runs tr.dense td{background:#fbfbf3}
@@ -516,10 +523,10 @@ footer{color:#888;font-size:11px;margin-top:34px}
 
 std::string summary_table(const std::vector<Run>& runs, const std::map<std::string, std::string>& colors) {
   std::ostringstream o;
-  o << "<table class=\"runs\"><thead><tr><th>run</th><th>method</th><th class=\"num\">budget</th>"
+  o << "<div class=\"table-wrap\"><table class=\"runs\"><thead><tr><th>run</th><th>method</th><th class=\"num\">budget</th>"
        "<th class=\"num\">kept FLOPs</th><th class=\"num\">heads</th><th class=\"num\">neurons</th>"
        "<th class=\"num\">attn layers alive</th><th>metric</th><th class=\"num\">value</th>"
-       "<th class=\"num\">median ms</th><th class=\"num\">speedup</th><th class=\"num\">prune s</th>"
+       "<th class=\"num\">median&nbsp;ms</th><th class=\"num\">speedup</th><th class=\"num\">prune&nbsp;s</th>"
        "</tr></thead><tbody>\n";
   for (const auto& r : runs) {
     auto num = [&](const std::string& s) { return "<td class=\"num\">" + escape(s) + "</td>"; };
@@ -534,7 +541,7 @@ std::string summary_table(const std::vector<Run>& runs, const std::map<std::stri
       << num(fmt("%.2f", r.median_ms)) << num(fmt("%.2f\u00d7", r.speedup)) << num(fmt("%.1f", r.seconds))
       << "</tr>\n";
   }
-  o << "</tbody></table>\n";
+  o << "</tbody></table></div>\n";
   return o.str();
 }
 

@@ -168,8 +168,9 @@ std::string tick_label(double v, double step) {
     return buf;
   }
   int decimals = std::clamp(int(std::ceil(-std::log10(step) - 1e-9)), 0, 6);
+  if (std::fabs(v) < 1e-9 * step) v = 0;  // no "-0.0" from rounding noise
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return std::string(buf) == "-0" ? "0" : buf;
+  return buf;
 }
 
 // ---- colours ----------------------------------------------------------------------------------

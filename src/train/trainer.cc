@@ -117,6 +117,8 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
       log_info(str("epoch ", epoch + 1, ": eval ", r.metric, " ", r.value));
     }
     log["epochs"].push_back(ep);
+    bool last = epoch + 1 == opt.epochs || step >= total_steps;
+    if ((epoch + 1) % std::max(1, opt.save_every) != 0 && !last) continue;
     // Atomic checkpoint of model + optimizer + trainer state: a killed run resumes from here.
     auto files = aux_files;
     std::ostringstream os;

@@ -28,6 +28,7 @@ struct TrainOptions {
   std::string device = "cpu";
   bool progress = true;
   std::string save_dtype = "fp32";  // fp32 | bf16
+  int save_every = 1;                // checkpoint every N epochs (and after the last one)
 };
 
 // Trains `model` in place. `aux_files` (tokenizer etc.) are written beside every checkpoint.
