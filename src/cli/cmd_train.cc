@@ -49,6 +49,14 @@ static std::map<std::string, std::string> train_vocab(const std::vector<std::str
   return files_out;
 }
 
+// Classification heads take their label set from the training data (sorted, see readers.h).
+static void set_labels_from_data(ModelConfig& cfg, const std::string& train) {
+  if (cfg.task == "mlm") return;
+  Dataset ds = read_classification(train, {}, cfg.task == "regress");
+  cfg.labels = ds.labels;
+  cfg.n_labels = cfg.task == "regress" ? 1 : static_cast<int>(ds.labels.size());
+}
+
 int cmd_train(const Args& args) {
   Options o("train",
             "Train a model. --task mlm pre-trains a BERT-style encoder with masked-LM on plain text\n"
@@ -108,11 +116,7 @@ int cmd_train(const Args& args) {
     } else {
       cfg.task = task;
       cfg.passthrough.erase("architectures");
-      if (task != "mlm") {
-        Dataset ds = read_classification(o.str("train"), {}, task == "regress");
-        cfg.labels = ds.labels;
-        cfg.n_labels = task == "regress" ? 1 : static_cast<int>(ds.labels.size());
-      }
+      set_labels_from_data(cfg, o.str("train"));
       model = make_model(cfg);
       // Reuse every tensor the two tasks share (the encoder); heads start fresh.
       TensorMap src = lm.model->state(), init;
@@ -157,11 +161,7 @@ int cmd_train(const Args& args) {
     }
     cfg.vocab_size = tok->vocab_size();
     cfg.pad_id = tok->pad_id >= 0 ? tok->pad_id : 0;
-    if (task != "mlm") {
-      Dataset ds = read_classification(o.str("train"), {}, task == "regress");
-      cfg.labels = ds.labels;
-      cfg.n_labels = task == "regress" ? 1 : static_cast<int>(ds.labels.size());
-    }
+    set_labels_from_data(cfg, o.str("train"));
     model = make_model(cfg);
   }
   HP_CHECK(tok, "train: no tokenizer (give --tokenizer DIR or let headprune train a vocabulary)");

@@ -19,10 +19,7 @@ nlohmann::json EvalResult::to_json() const {
 }
 
 MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed) {
-  std::vector<int64_t> specials;
-  for (auto id : {tok.cls_id, tok.sep_id, tok.pad_id, tok.mask_id, tok.unk_id, tok.bos_id,
-                  tok.eos_id})
-    if (id >= 0) specials.push_back(id);
+  const std::vector<int64_t> specials = special_ids(tok);
   MlmEvalSet set;
   for (size_t i = 0; i < data.items.size(); ++i) {
     const auto& ids = data.items[i].ids;

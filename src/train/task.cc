@@ -19,7 +19,7 @@ double TaskData::mean_len() const {
   return s / items.size();
 }
 
-static std::vector<int64_t> special_ids(const Tokenizer& tok) {
+std::vector<int64_t> special_ids(const Tokenizer& tok) {
   std::vector<int64_t> s;
   for (auto id : {tok.cls_id, tok.sep_id, tok.pad_id, tok.mask_id, tok.unk_id, tok.bos_id,
                   tok.eos_id})

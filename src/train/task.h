@@ -40,6 +40,9 @@ struct LossOut {
 LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
                   uint64_t mask_seed, torch::Device device);
 
+// Ids a masked-LM must never mask or predict ([CLS], [SEP], [PAD], ...).
+std::vector<int64_t> special_ids(const Tokenizer& tok);
+
 // Collates items[idx] for the model's task.
 Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokenizer& tok);
 
