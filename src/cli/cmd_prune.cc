@@ -40,7 +40,16 @@ int cmd_prune(const Args& args) {
       .add("calib-tokens", "100000", "calibration tokens drawn (seeded) from --data")
       .add("max-len", "", "maximum tokens per sequence (default: the length the model was trained with, else 128)")
       .add("eval", "", "evaluate the pruned model on this file and record it in pruning.json")
-      .add("seed", "0", "random seed (calibration sample, random baselines)");
+      .add("seed", "0", "random seed (calibration sample, random baselines)")
+      .add("param", "", "method options as key=value[,key=value...] (see docs/methods.md)")
+      // Gate-trained methods (voita, pass, passconc, dsp, ste, l0-layerwise):
+      .add("keep-heads", "", "gate methods: number of heads K to keep (exact for pass/passconc/dsp/ste)")
+      .add("l0", "", "gate methods: L0 penalty coefficient lambda (voita, l0-layerwise)")
+      .add("epochs", "", "gate methods: training epochs over --data")
+      .add("steps", "", "gate methods: training steps (overrides --epochs)")
+      .add("lr", "", "gate methods: learning rate of the model parameters")
+      .add("gate-lr", "", "gate methods: learning rate of the gate parameters")
+      .add("batch", "", "gate methods: training batch size");
   add_common(o);
   if (!o.parse(args)) return 0;
   std::string dev = apply_common(o);
@@ -72,8 +81,32 @@ int cmd_prune(const Args& args) {
   ctx.seq_len = seq_len;
   ctx.seed = o.integer("seed");
   ctx.progress = !o.on("quiet") && !o.on("json");
-  lm.model->eval();
+  for (const auto& kv : o.list("param")) {
+    auto eq = kv.find('=');
+    HP_CHECK(eq != std::string::npos && eq > 0, "--param expects key=value, got '", kv, "'");
+    std::string key = kv.substr(0, eq), val = kv.substr(eq + 1);
+    try {  // numbers stay numbers, everything else is a string
+      size_t used = 0;
+      double d = std::stod(val, &used);
+      if (used == val.size()) ctx.params[key] = d;
+      else ctx.params[key] = val;
+    } catch (const std::exception&) {
+      ctx.params[key] = val;
+    }
+  }
+  for (const char* name : {"keep-heads", "l0", "epochs", "steps", "lr", "gate-lr", "batch"}) {
+    if (!o.given(name)) continue;
+    HP_CHECK(mit->second.trains, "--", name, " applies only to gate-trained methods, not '", method, "'");
+    std::string key = name;
+    for (auto& c : key) c = c == '-' ? '_' : c;
+    ctx.params[key] = o.number(name);
+  }
+  ctx.params["max_len"] = default_max_len(o, lm.model->config());
+  if (mit->second.trains) ctx.params["data"] = o.str("data");  // gate methods train on all of it
+  if (mit->second.trains) lm.model->train();
+  else lm.model->eval();
   PruneOutput po = mit->second.fn(ctx);
+  lm.model->eval();
   double prune_seconds = timer.seconds();
 
   auto res = prune_model(*lm.model, po.masks);
@@ -86,6 +119,7 @@ int cmd_prune(const Args& args) {
   rec.calib_tokens = calib_tokens;
   rec.seed = ctx.seed;
   rec.extra["method_info"] = po.info;
+  if (!ctx.params.empty()) rec.extra["params"] = ctx.params;
   rec.extra["seconds"] = prune_seconds;
   rec.extra["source_model"] = o.str("model");
   nlohmann::json parent;
@@ -105,6 +139,7 @@ int cmd_prune(const Args& args) {
   auto files = lm.aux_files;
   files["pruning.json"] = map.dump(1);
   files["prune_args.json"] = o.effective().dump(1);
+  for (const auto& [name, content] : po.files) files[name] = content;
   // HF can load the result as-is only with uniform FFN widths and no skipped attention.
   bool hf_ok = true;
   for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;

@@ -111,6 +111,7 @@ torch::Tensor BertModel::attn_sublayer(int il, const torch::Tensor& x, const Con
   auto q = split_heads(torch::linear(x, L.wq, L.bq), H);  // [B, H, T, dh]
   auto k = split_heads(torch::linear(x, L.wk, L.bk), H);
   auto v = split_heads(torch::linear(x, L.wv, L.bv), H);
+  if (trace && trace->keep_attn_max) trace->attn_max[il] = attention_max_score(q, k, ctx.attn_bias, ctx.token_mask);
   auto ctxh = attention(q, k, v, ctx.attn_bias, attn_dropout_, is_training());  // [B, H, T, dh]
   if (head_mask.defined()) ctxh = ctxh * head_mask.to(ctxh.scalar_type()).view({1, H, 1, 1});
   auto units = merge_heads(ctxh);  // [B, T, H*dh]

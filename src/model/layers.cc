@@ -26,6 +26,22 @@ torch::Tensor merge_heads(const torch::Tensor& x) {
   return x.transpose(1, 2).reshape({B, T, H * dh});
 }
 
+torch::Tensor attention_max_score(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& attn_bias, const torch::Tensor& token_mask) {
+  torch::NoGradGuard ng;
+  auto kk = k;
+  int64_t group = q.size(1) / k.size(1);
+  if (group > 1) kk = k.repeat_interleave(group, 1);
+  auto scores = torch::matmul(q.to(torch::kFloat32), kk.to(torch::kFloat32).transpose(-2, -1)) /
+                std::sqrt(double(q.size(-1)));  // [B, H, T, S]
+  if (attn_bias.defined()) scores = scores + attn_bias.to(torch::kFloat32);
+  auto mx = std::get<0>(scores.max(-1));  // [B, H, T]
+  if (!token_mask.defined()) return mx.mean(std::vector<int64_t>{0, 2});
+  auto w = token_mask.to(torch::kFloat32).unsqueeze(1);  // [B, 1, T]
+  std::vector<int64_t> dims{0, 2};
+  return (mx * w).sum(dims) / w.sum(dims).clamp_min(1.0);
+}
+
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& attn_bias, double dropout, bool training,
                         bool is_causal) {

@@ -14,6 +14,11 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                         const torch::Tensor& attn_bias, double dropout, bool training,
                         bool is_causal = false);
 
+// Per head: max over keys of the pre-softmax score q.k/sqrt(dh) + attn_bias, averaged over the
+// real query tokens of the batch (token_mask [B, T] bool; undefined = all). Returns [Hq], no grad.
+torch::Tensor attention_max_score(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& attn_bias, const torch::Tensor& token_mask);
+
 // [B, T, H*dh] -> [B, H, T, dh]
 torch::Tensor split_heads(const torch::Tensor& x, int64_t n_head);
 // [B, H, T, dh] -> [B, T, H*dh]

@@ -5,7 +5,7 @@
 namespace hp {
 
 void Trace::reset(int n_layer) {
-  for (auto* v : {&attn_in, &attn_units, &attn_out, &ffn_in, &ffn_units, &ffn_out}) {
+  for (auto* v : {&attn_in, &attn_units, &attn_out, &ffn_in, &ffn_units, &ffn_out, &attn_max}) {
     v->clear();
     v->resize(n_layer);
   }

@@ -30,6 +30,10 @@ struct Trace {
   bool keep_inputs = false;  // residual stream entering each sublayer
   bool keep_units = false;   // inputs of each output projection (per-head context, FFN act.)
   bool keep_outputs = false; // sublayer output before the residual add
+  // Per head, the largest pre-softmax attention score of each query (padding excluded), averaged
+  // over the batch's real query tokens: [n_head], no gradient. Used as a head "confidence".
+  bool keep_attn_max = false;
+  std::vector<torch::Tensor> attn_max;
   std::vector<torch::Tensor> attn_in, attn_units, attn_out;  // units: [B,T,n_head*d_head]
   std::vector<torch::Tensor> ffn_in, ffn_units, ffn_out;     // units: [B,T,n_ff]
   void reset(int n_layer);

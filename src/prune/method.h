@@ -29,6 +29,8 @@ struct PruneContext {
 struct PruneOutput {
   MaskSet masks;                // zeros = removed; other values are folded as scales
   nlohmann::json info = nlohmann::json::object();  // method diagnostics
+  // Extra files written beside the pruned model (e.g. "gates.csv" from gate training).
+  std::map<std::string, std::string> files;
 };
 
 using PruneFn = std::function<PruneOutput(PruneContext&)>;
@@ -37,6 +39,9 @@ struct MethodInfo {
   PruneFn fn;
   bool needs_data;
   std::string summary;
+  // Gate-trained methods train the model jointly with per-head gates (ctx.model's weights change)
+  // and take their budget from params "keep_heads" (or "l0") instead of keep_flops.
+  bool trains = false;
 };
 const std::map<std::string, MethodInfo>& prune_methods();
 
