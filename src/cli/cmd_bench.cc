@@ -24,7 +24,8 @@ int cmd_bench(const Args& args) {
       .add("dtype", "fp32", "fp32 | bf16 | fp16")
       .add("warmup", "3", "untimed warm-up passes per model")
       .add("repeats", "20", "timed passes per model")
-      .add("min-seconds", "0", "repeat until each model has run at least this long");
+      .add("min-seconds", "0", "repeat until each model has run at least this long")
+      .flag("cuda-graph", "capture each forward as a CUDA graph and time its replays (no launch overhead)");
   add_common(o);
   if (!o.parse(args)) return 0;
   std::string dev = apply_common(o);
@@ -40,6 +41,9 @@ int cmd_bench(const Args& args) {
   bo.min_seconds = o.number("min-seconds");
   bo.device = torch::Device(dev);
   bo.dtype = dtype;
+  bo.cuda_graph = o.on("cuda-graph");
+  HP_CHECK(!bo.cuda_graph || (cuda_graphs_available() && bo.device.is_cuda()),
+           "--cuda-graph needs --device cuda and a CUDA build of headprune");
   std::vector<std::string> dirs = {o.str("model")};
   if (o.given("compare")) dirs.push_back(o.str("compare"));
   std::vector<std::shared_ptr<Model>> models;
@@ -67,6 +71,7 @@ int cmd_bench(const Args& args) {
             {"threads", torch::get_num_threads()},
             {"batch", bo.batch},
             {"seq_len", bo.seq_len},
+            {"cuda_graph", bo.cuda_graph},
             {"repeats", res[0].samples_ms.size()},
             {"headprune_version", HP_VERSION},
             {"git", HP_GIT}});

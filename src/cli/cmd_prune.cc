@@ -41,6 +41,7 @@ int cmd_prune(const Args& args) {
       .add("max-len", "", "maximum tokens per sequence (default: the length the model was trained with, else 128)")
       .add("eval", "", "evaluate the pruned model on this file and record it in pruning.json")
       .add("seed", "0", "random seed (calibration sample, random baselines)")
+      .add("save-dtype", "fp32", "dtype of the written weights: fp32 | bf16 (half the size)")
       .add("param", "", "method options as key=value[,key=value...] (see docs/methods.md)")
       // Gate-trained methods (voita, pass, passconc, dsp, ste, l0-layerwise):
       .add("keep-heads", "", "gate methods: number of heads K to keep (exact for pass/passconc/dsp/ste)")
@@ -54,6 +55,9 @@ int cmd_prune(const Args& args) {
   if (!o.parse(args)) return 0;
   std::string dev = apply_common(o);
   torch::Device device(dev);
+  HP_CHECK(o.str("save-dtype") == "fp32" || o.str("save-dtype") == "bf16",
+           "--save-dtype must be fp32 or bf16, got '", o.str("save-dtype"), "'");
+  const auto save_dtype = o.str("save-dtype") == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   const std::string method = o.str("method");
   auto mit = prune_methods().find(method);
   HP_CHECK(mit != prune_methods().end(), "unknown --method '", method, "'; known:", method_list());
@@ -145,7 +149,7 @@ int cmd_prune(const Args& args) {
   for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;
   auto pruned_heads = pruned_heads_from_map(map);
   TensorMap cpu;
-  for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kFloat32);
+  for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kCPU, save_dtype);
   save_checkpoint(o.str("out"), res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);
 
   nlohmann::json j = {{"method", method},

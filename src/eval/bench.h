@@ -20,7 +20,13 @@ struct BenchOptions {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
   uint64_t seed = 0;
+  // CUDA only: capture each model's forward once as a CUDA graph and time graph replays, which
+  // removes the per-kernel launch overhead that dominates small models on a fast GPU.
+  bool cuda_graph = false;
 };
+
+// True if this build can capture CUDA graphs (LibTorch built with CUDA).
+bool cuda_graphs_available();
 
 struct BenchResult {
   double median_ms = 0, p90_ms = 0, mean_ms = 0;
