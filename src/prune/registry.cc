@@ -1,4 +1,5 @@
 // Pruning-method registry: one line per method.
+#include "gates/methods.h"
 #include "prune/baselines.h"
 #include "prune/kprune.h"
 #include "prune/kwon.h"
@@ -14,6 +15,13 @@ const std::map<std::string, MethodInfo>& prune_methods() {
       {"kwon", {prune_kwon, true, "Kwon et al. 2022: Fisher search, mask rearrangement, LSQ mask tuning"}},
       {"kprune", {prune_kprune, true, "Kprune: knowledge-preserving sublayer-wise pruning + weight tuning"}},
       {"michel", {prune_michel, true, "Michel et al. 2019: |dL/dmask| importance, one shot under the budget"}},
+      // Gate-trained (src/gates/, docs/gates.md): train the model jointly with per-head gates.
+      {"voita", {prune_voita, true, "Voita et al. 2019: Hard Concrete head gates + L0 penalty (--l0)", true}},
+      {"pass", {prune_pass, true, "PASS: almost-sure sparsity loss, clip & reopen, exactly --keep-heads", true}},
+      {"passconc", {prune_passconc, true, "PASS + concentrator loss (empties attention layers), exactly --keep-heads", true}},
+      {"dsp", {prune_dsp, true, "differentiable subset pruning: Gumbel soft top-K, annealed tau, exactly --keep-heads", true}},
+      {"ste", {prune_ste, true, "straight-through top-K of gate logits, exactly --keep-heads", true}},
+      {"l0-layerwise", {prune_l0_layerwise, true, "Shim et al. 2021: Hard Concrete STE gates, warmed-up L0, output scaling", true}},
   };
   return table;
 }

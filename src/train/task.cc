@@ -103,7 +103,7 @@ Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokeni
 }
 
 LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
-                  uint64_t mask_seed, torch::Device device) {
+                  uint64_t mask_seed, torch::Device device, Trace* trace) {
   const auto& cfg = model.config();
   LossOut out;
   ForwardInput in;
@@ -115,7 +115,7 @@ LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const 
     in.input_ids = m.input_ids.to(device);
     auto labels = m.labels.to(device);
     auto pos = labels.ne(-100);  // [B, T]
-    out.logits = model.forward(in, masks, nullptr, pos);  // [N, V]
+    out.logits = model.forward(in, masks, trace, pos);  // [N, V]
     out.targets = labels.index({pos});
     out.count = out.targets.numel();
     out.loss = out.count > 0 ? torch::cross_entropy_loss(out.logits.to(torch::kFloat32), out.targets)
@@ -123,7 +123,7 @@ LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const 
     return out;
   }
   in.input_ids = batch.input_ids.to(device);
-  out.logits = model.forward(in, masks);
+  out.logits = model.forward(in, masks, trace);
   out.targets = batch.labels.to(device);
   out.count = out.targets.size(0);
   if (cfg.task == "regress") {

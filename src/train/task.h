@@ -36,9 +36,10 @@ struct LossOut {
 };
 
 // Forward + loss on one collated batch. For mlm, tokens are masked (15%, 80/10/10) with a
-// generator seeded by `mask_seed`, so evaluation masking is reproducible.
+// generator seeded by `mask_seed`, so evaluation masking is reproducible. `trace` (optional) is
+// passed to the forward pass (e.g. gate training asks for per-head attention confidence).
 LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
-                  uint64_t mask_seed, torch::Device device);
+                  uint64_t mask_seed, torch::Device device, Trace* trace = nullptr);
 
 // Ids a masked-LM must never mask or predict ([CLS], [SEP], [PAD], ...).
 std::vector<int64_t> special_ids(const Tokenizer& tok);

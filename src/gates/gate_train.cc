@@ -1,0 +1,200 @@
+#include "gates/gate_train.h"
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <sstream>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "data/batch.h"
+
+namespace hp {
+
+GateLayout GateLayout::heads_of(const ModelConfig& cfg) {
+  GateLayout g;
+  for (const auto& l : cfg.layers) {
+    g.offsets.push_back(g.total);
+    g.sizes.push_back(l.n_head);
+    g.total += l.n_head;
+  }
+  return g;
+}
+
+MaskSet GateLayout::to_masks(const torch::Tensor& flat) const {
+  HP_CHECK(flat.dim() == 1 && flat.size(0) == total, "gate values: expected [", total, "], got ",
+           flat.sizes());
+  MaskSet m;
+  for (size_t il = 0; il < sizes.size(); ++il) {
+    LayerMask lm;
+    if (sizes[il] > 0) lm.head = flat.narrow(0, offsets[il], sizes[il]);
+    m.layers.push_back(lm);
+  }
+  return m;
+}
+
+int GateLayout::group_of(int64_t i) const {
+  HP_CHECK(i >= 0 && i < total, "gate index ", i, " outside [0, ", total, ")");
+  for (size_t g = 0; g < sizes.size(); ++g)
+    if (i < offsets[g] + sizes[g]) return int(g);
+  fail(str("gate index ", i, " in no group"));
+}
+
+int64_t planned_gate_steps(int64_t n_examples, const GateTrainOptions& opt) {
+  HP_CHECK(n_examples > 0, "gate training: no training examples");
+  HP_CHECK(opt.batch > 0, "gate training: batch must be > 0, got ", opt.batch);
+  if (opt.steps > 0) return opt.steps;
+  HP_CHECK(opt.epochs > 0, "gate training: epochs must be > 0 (or give steps), got ", opt.epochs);
+  return (n_examples + opt.batch - 1) / opt.batch * opt.epochs;
+}
+
+namespace {
+
+bool no_decay(const std::string& name) {  // same rule as the trainer: LayerNorm and biases
+  return name.find("LayerNorm") != std::string::npos || name.find("norm") != std::string::npos ||
+         (name.size() > 5 && name.substr(name.size() - 5) == ".bias") || name == "cls.predictions.bias";
+}
+
+void append_rows(std::string& csv, int64_t step, const GateLayout& layout, const GateMethod& method) {
+  std::vector<double> la, pc, po;
+  method.log_values(la, pc, po);
+  HP_CHECK(int64_t(la.size()) == layout.total && la.size() == pc.size() && la.size() == po.size(),
+           "gate log: method returned ", la.size(), "/", pc.size(), "/", po.size(), " values for ",
+           layout.total, " gates");
+  char buf[160];
+  for (size_t g = 0; g < layout.sizes.size(); ++g)
+    for (int64_t h = 0; h < layout.sizes[g]; ++h) {
+      size_t i = size_t(layout.offsets[g] + h);
+      std::snprintf(buf, sizeof buf, "%lld,%zu,%lld,%.6g,%.6g,%.6g\n", (long long)step, g, (long long)h, la[i],
+                    pc[i], po[i]);
+      csv += buf;
+    }
+}
+
+}  // namespace
+
+GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer& tok, GateMethod& method,
+                            const GateLayout& layout, const GateTrainOptions& opt, torch::Device device) {
+  HP_CHECK(opt.lr > 0 && opt.gate_lr > 0, "gate training: lr and gate_lr must be > 0, got ", opt.lr, " and ",
+           opt.gate_lr);
+  HP_CHECK(opt.lr_warmup >= 0 && opt.lr_warmup < 1, "gate training: lr_warmup must be in [0, 1), got ",
+           opt.lr_warmup);
+  HP_CHECK(layout.total > 0, "gate training: the model has no attention heads to gate");
+  Timer timer;
+  torch::manual_seed(opt.seed);
+  model.train();
+
+  GateTrainResult res;
+  const int64_t n = int64_t(data.items.size());
+  const int64_t total = planned_gate_steps(n, opt);
+  res.steps_per_epoch = (n + opt.batch - 1) / opt.batch;
+  res.log_every = opt.log_every > 0 ? opt.log_every : std::max<int64_t>(1, total / 100);
+  const int64_t warm = int64_t(opt.lr_warmup * double(total));
+  method.begin(total, res.steps_per_epoch);
+
+  // Model: AdamW, decoupled decay except LayerNorm/biases. Gates: their own Adam, no decay.
+  std::vector<torch::Tensor> decay, plain;
+  for (const auto& p : model.named_parameters(true))
+    if (p.value().requires_grad()) (no_decay(p.key()) ? plain : decay).push_back(p.value());
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay)));
+  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(opt.lr).weight_decay(0.0)));
+  torch::optim::AdamW model_opt(std::move(groups));
+  auto gate_params = method.parameters();
+  for (const auto& g : gate_params)
+    HP_CHECK(g.requires_grad() && g.is_leaf(), "gate training: gate tensors must be leaves with requires_grad");
+  torch::optim::Adam gate_opt(gate_params, torch::optim::AdamOptions(opt.gate_lr).weight_decay(0.0));
+  std::vector<torch::Tensor> model_params = decay;
+  model_params.insert(model_params.end(), plain.begin(), plain.end());
+
+  std::vector<int> lengths;
+  lengths.reserve(data.items.size());
+  for (const auto& e : data.items) lengths.push_back(int(e.ids.size()));
+
+  res.gates_csv = "step,layer,head,log_alpha,p_closed,p_open\n";
+  append_rows(res.gates_csv, 0, layout, method);
+  std::optional<Progress> bar;
+  if (opt.progress) bar.emplace(opt.label, total);
+  const bool want_conf = method.wants_confidence();
+  int64_t step = 0;
+  for (int epoch = 0; step < total; ++epoch) {
+    auto batches = make_length_bucketed_batches(lengths, opt.batch, true, opt.seed + uint64_t(epoch));
+    for (const auto& idx : batches) {
+      if (step >= total) break;
+      // Linear warm-up, then linear decay to 0 at the last step (the trainer's schedule).
+      double mult = step < warm ? double(step + 1) / double(warm)
+                                : std::max(0.0, double(total - step) / double(std::max<int64_t>(1, total - warm)));
+      for (auto& g : model_opt.param_groups())
+        static_cast<torch::optim::AdamWOptions&>(g.options()).lr(opt.lr * mult);
+      for (auto& g : gate_opt.param_groups())
+        static_cast<torch::optim::AdamOptions&>(g.options()).lr(opt.gate_lr * (opt.gate_lr_schedule ? mult : 1.0));
+
+      GateStep st{step, total, res.steps_per_epoch};
+      torch::Tensor gates = method.train_gates(st);  // [total]
+      MaskSet masks = layout.to_masks(gates.to(device));
+      Batch b = make_batch(data, idx, tok);
+      Trace trace;
+      trace.keep_attn_max = want_conf;
+      auto out = task_loss(model, b, tok, &masks, opt.seed * 7919ULL + uint64_t(step), device,
+                           want_conf ? &trace : nullptr);
+      torch::Tensor loss = out.loss;
+      torch::Tensor pen = method.penalty(st);
+      if (pen.defined()) loss = loss + pen.to(loss.scalar_type());
+      model_opt.zero_grad();
+      gate_opt.zero_grad();
+      loss.backward();
+      if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(model_params, opt.clip);
+      {
+        torch::NoGradGuard ng;
+        for (auto& g : gate_params) {
+          if (!g.grad().defined()) continue;
+          auto bad = torch::logical_not(torch::isfinite(g.grad()));
+          int64_t nb = bad.sum().item<int64_t>();
+          if (nb > 0) {
+            res.nonfinite_gate_grads += nb;
+            g.mutable_grad().masked_fill_(bad, 0.0);
+          }
+        }
+      }
+      model_opt.step();
+      gate_opt.step();
+      ++step;
+      double task = out.loss.item<double>();
+      HP_CHECK(std::isfinite(task), "gate training: task loss became ", task, " at step ", step,
+               " (try a lower --lr)");
+      res.last_task_loss = task;
+
+      std::vector<double> conf;
+      if (want_conf) {
+        conf.assign(size_t(layout.total), 0.0);
+        for (size_t il = 0; il < layout.sizes.size() && il < trace.attn_max.size(); ++il) {
+          const auto& t = trace.attn_max[il];
+          if (!t.defined() || layout.sizes[il] == 0) continue;
+          auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+          HP_CHECK(c.numel() == layout.sizes[il], "attention confidence of layer ", il, " has ", c.numel(),
+                   " entries for ", layout.sizes[il], " heads");
+          for (int64_t h = 0; h < layout.sizes[il]; ++h)
+            conf[size_t(layout.offsets[il] + h)] = c.data_ptr<double>()[h];
+        }
+      }
+      method.after_step(GateStep{step, total, res.steps_per_epoch}, want_conf ? &conf : nullptr);
+      if (step % res.log_every == 0 || step == total) append_rows(res.gates_csv, step, layout, method);
+      if (bar) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "loss %.4g", task);
+        std::string note = method.progress_note();
+        bar->step(1, note.empty() ? std::string(buf) : std::string(buf) + " " + note);
+      }
+    }
+  }
+  if (bar) bar->finish(method.progress_note());
+  res.steps = step;
+  res.seconds = timer.seconds();
+  if (res.nonfinite_gate_grads > 0)
+    log_warn(str(opt.label, ": ", res.nonfinite_gate_grads, " non-finite gate-gradient entries were zeroed"));
+  return res;
+}
+
+}  // namespace hp
