@@ -325,7 +325,10 @@ class SubsetGates : public FlatGates {
     std::snprintf(buf, sizeof buf, "tau %.3g", tau_);
     return buf;
   }
-  json info() const { return {{"tau", tau_}, {"anneal_steps", anneal_}}; }
+  json info() const {
+    if (c_.ste) return json::object();
+    return {{"tau", tau_}, {"anneal_steps", anneal_}};
+  }
 
  private:
   Config c_;
@@ -392,6 +395,8 @@ PruneOutput finish(const GateLayout& layout, MaskSet masks, const GateTrainResul
   info["total_heads"] = layout.total;
   info["kept_heads_per_layer"] = per_layer;
   info["attn_layers_alive"] = alive;
+  if (!info.contains("closed")) info["closed"] = layout.total - kept;  // heads the final mask removes
+  if (!info.contains("open")) info["open"] = kept;
   info["steps"] = tr.steps;
   info["steps_per_epoch"] = tr.steps_per_epoch;
   info["log_every"] = tr.log_every;
