@@ -501,7 +501,13 @@ static PruneOutput run_pass(PruneContext& ctx, bool concentrator) {
   // monotone). Binary: at exact K the open gates sit at log_alpha >= la_clip where the
   // deterministic gate is exactly 1 anyway.
   auto masks = topk_head_masks(layout, gates.tensor(), c.keep);
-  return finish(layout, std::move(masks), tr, gates.info());
+  json info = gates.info();
+  if (!info["exact_k_reached"].get<bool>())
+    log_warn(str(name, ": the gates did not settle at exactly ", c.keep, " open / ", layout.total - c.keep,
+                 " closed (", info["open"].get<int64_t>(), " open, ", info["closed"].get<int64_t>(),
+                 " closed at the end); the mask keeps the top-", c.keep,
+                 " log_alpha. More steps or a smaller period_frac give the schedule more room."));
+  return finish(layout, std::move(masks), tr, info);
 }
 
 PruneOutput prune_pass(PruneContext& ctx) { return run_pass(ctx, false); }
