@@ -129,3 +129,46 @@ TEST(Surgery, RejectsWrongMaskSizes) {
   masks.layers[2].neuron = torch::ones({5});
   EXPECT_THROW(prune_model(*m, masks), Error);
 }
+
+TEST(Surgery, FfnAlignmentPadsWithZeroNeuronsAndKeepsOutputs) {
+  torch::manual_seed(11);
+  auto cfg = tiny_cfg("bert", "classify");
+  auto dense = make_model(cfg);
+  dense->eval();
+  auto masks = random_masks(cfg, 0, 1, true);
+  auto in = batch(2, 9, cfg.vocab_size);
+  torch::NoGradGuard ng;
+  auto want = dense->forward(in, &masks);
+  auto res = prune_model(*dense, masks, 8);
+  auto bin = masks.binarized();
+  for (int il = 0; il < cfg.n_layer; ++il) {
+    int64_t kept = bin.layers[il].neuron.sum().item<int64_t>();
+    int64_t width = res.config.layers[il].n_ff;
+    if (kept == 0) {
+      EXPECT_EQ(width, 0);  // an empty FFN stays skipped, never padded
+      continue;
+    }
+    EXPECT_EQ(width % 8, 0) << "layer " << il;
+    EXPECT_GE(width, kept);
+    EXPECT_LT(width - kept, 8);
+    EXPECT_EQ(res.padded_neurons[il], width - kept);
+    EXPECT_EQ((int64_t)res.kept_neurons[il].size(), kept);  // padding is not a kept neuron
+  }
+  auto pruned = make_model(res.config);
+  pruned->load_state(res.tensors, "padded surgery");
+  pruned->eval();
+  EXPECT_LE((want - pruned->forward(in)).abs().max().item<float>(), 1e-5);
+}
+
+TEST(Model, NoAttentionMaskEqualsAllOnesMask) {
+  torch::manual_seed(5);
+  auto cfg = tiny_cfg("bert", "mlm");
+  auto m = make_model(cfg);
+  m->eval();
+  torch::NoGradGuard ng;
+  ForwardInput in;
+  in.input_ids = torch::randint(1, cfg.vocab_size, {2, 7}, torch::kInt64);
+  auto without = m->forward(in);
+  in.attention_mask = torch::ones({2, 7}, torch::kInt64);
+  EXPECT_LE((without - m->forward(in)).abs().max().item<float>(), 1e-6);
+}

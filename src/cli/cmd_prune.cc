@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/prune_job.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/evaluate.h"
@@ -41,6 +42,8 @@ int cmd_prune(const Args& args) {
       .add("max-len", "", "maximum tokens per sequence (default: the length the model was trained with, else 128)")
       .add("eval", "", "evaluate the pruned model on this file and record it in pruning.json")
       .add("seed", "0", "random seed (calibration sample, random baselines)")
+      .add("ffn-align", "8", "pad each pruned FFN with zero neurons to a multiple of this width (GPU GEMM\n"
+           "fast paths need multiples of 8; output unchanged; 1 = no padding)")
       .add("save-dtype", "fp32", "dtype of the written weights: fp32 | bf16 (half the size)")
       .add("param", "", "method options as key=value[,key=value...] (see docs/methods.md)")
       // Gate-trained methods (voita, pass, passconc, dsp, ste, l0-layerwise):
@@ -53,38 +56,25 @@ int cmd_prune(const Args& args) {
       .add("batch", "", "gate methods: training batch size");
   add_common(o);
   if (!o.parse(args)) return 0;
-  std::string dev = apply_common(o);
-  torch::Device device(dev);
-  HP_CHECK(o.str("save-dtype") == "fp32" || o.str("save-dtype") == "bf16",
-           "--save-dtype must be fp32 or bf16, got '", o.str("save-dtype"), "'");
-  const auto save_dtype = o.str("save-dtype") == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-  const std::string method = o.str("method");
-  auto mit = prune_methods().find(method);
-  HP_CHECK(mit != prune_methods().end(), "unknown --method '", method, "'; known:", method_list());
-  Timer timer;
-  auto lm = load_model_dir(o.str("model"), device);
-  const ModelConfig cfg = lm.model->config();
-  std::optional<TaskData> calib;
-  if (o.given("data")) {
-    calib = load_task_data(o.str("data"), cfg, *lm.tokenizer, default_max_len(o, lm.model->config()),
-                           o.integer("calib-tokens"), o.integer("seed"));
-  }
-  HP_CHECK(calib || !mit->second.needs_data, "--method ", method, " needs calibration data (--data)");
-  double seq_len = o.given("seq-len") ? o.number("seq-len") : calib ? calib->mean_len() : 128.0;
-  HP_CHECK(seq_len > 0, "--seq-len must be > 0");
-  int64_t calib_tokens = 0;
-  if (calib)
-    for (const auto& e : calib->items) calib_tokens += e.ids.size();
-
-  PruneContext ctx{*lm.model};
-  ctx.tok = lm.tokenizer.get();
-  ctx.calib = calib ? &*calib : nullptr;
-  ctx.device = device;
-  ctx.keep_flops = o.number("keep-flops");
-  HP_CHECK(ctx.keep_flops > 0 && ctx.keep_flops <= 1, "--keep-flops must be in (0, 1], got ", ctx.keep_flops);
-  ctx.seq_len = seq_len;
-  ctx.seed = o.integer("seed");
-  ctx.progress = !o.on("quiet") && !o.on("json");
+  PruneJob job;
+  job.device = apply_common(o);
+  job.method = o.str("method");
+  auto mit = prune_methods().find(job.method);
+  HP_CHECK(mit != prune_methods().end(), "unknown --method '", job.method, "'; known:", method_list());
+  job.model_dir = o.str("model");
+  job.out_dir = o.str("out");
+  job.data = o.str("data");
+  job.eval_path = o.str("eval");
+  job.keep_flops = o.number("keep-flops");
+  if (o.given("seq-len")) job.seq_len = o.number("seq-len");
+  job.calib_tokens = o.integer("calib-tokens");
+  if (o.given("max-len")) job.max_len = static_cast<int>(o.integer("max-len"));
+  job.seed = o.integer("seed");
+  job.ffn_align = static_cast<int>(o.integer("ffn-align"));
+  const std::string sd = o.str("save-dtype");
+  HP_CHECK(sd == "fp32" || sd == "bf16", "--save-dtype must be fp32 or bf16, got '", sd, "'");
+  job.save_dtype = sd == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  job.progress = !o.on("quiet") && !o.on("json");
   for (const auto& kv : o.list("param")) {
     auto eq = kv.find('=');
     HP_CHECK(eq != std::string::npos && eq > 0, "--param expects key=value, got '", kv, "'");
@@ -92,82 +82,28 @@ int cmd_prune(const Args& args) {
     try {  // numbers stay numbers, everything else is a string
       size_t used = 0;
       double d = std::stod(val, &used);
-      if (used == val.size()) ctx.params[key] = d;
-      else ctx.params[key] = val;
+      if (used == val.size()) job.params[key] = d;
+      else job.params[key] = val;
     } catch (const std::exception&) {
-      ctx.params[key] = val;
+      job.params[key] = val;
     }
   }
   for (const char* name : {"keep-heads", "l0", "epochs", "steps", "lr", "gate-lr", "batch"}) {
     if (!o.given(name)) continue;
-    HP_CHECK(mit->second.trains, "--", name, " applies only to gate-trained methods, not '", method, "'");
+    HP_CHECK(mit->second.trains, "--", name, " applies only to gate-trained methods, not '", job.method, "'");
     std::string key = name;
     for (auto& c : key) c = c == '-' ? '_' : c;
-    ctx.params[key] = o.number(name);
+    job.params[key] = o.number(name);
   }
-  ctx.params["max_len"] = default_max_len(o, lm.model->config());
-  if (mit->second.trains) ctx.params["data"] = o.str("data");  // gate methods train on all of it
-  if (mit->second.trains) lm.model->train();
-  else lm.model->eval();
-  PruneOutput po = mit->second.fn(ctx);
-  lm.model->eval();
-  double prune_seconds = timer.seconds();
-
-  auto res = prune_model(*lm.model, po.masks);
-  double dense = dense_flops(cfg, seq_len), kept = count_flops(res.config, seq_len).total();
-  PruningRecord rec;
-  rec.method = method;
-  rec.keep_flops = ctx.keep_flops;
-  rec.seq_len = seq_len;
-  rec.calib_data = o.str("data");
-  rec.calib_tokens = calib_tokens;
-  rec.seed = ctx.seed;
-  rec.extra["method_info"] = po.info;
-  if (!ctx.params.empty()) rec.extra["params"] = ctx.params;
-  rec.extra["seconds"] = prune_seconds;
-  rec.extra["source_model"] = o.str("model");
-  nlohmann::json parent;
-  bool has_parent = lm.aux_files.count("pruning.json");
-  if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));
-  auto map = make_pruning_map(cfg, has_parent ? &parent : nullptr, res.config, res.kept_heads,
-                              res.kept_neurons, rec, dense, kept);
-  auto pruned = make_model(res.config);
-  pruned->load_state(res.tensors, "surgery result");
-  if (o.given("eval")) {
-    pruned->to(device);
-    auto data = load_task_data(o.str("eval"), res.config, *lm.tokenizer, default_max_len(o, lm.model->config()));
-    auto r = evaluate(*pruned, data, *lm.tokenizer, nullptr, device, 64, 1234, ctx.progress);
-    map["eval"] = r.to_json();
-    map["eval"]["data"] = o.str("eval");
-  }
-  auto files = lm.aux_files;
-  files["pruning.json"] = map.dump(1);
-  files["prune_args.json"] = o.effective().dump(1);
-  for (const auto& [name, content] : po.files) files[name] = content;
-  // HF can load the result as-is only with uniform FFN widths and no skipped attention.
-  bool hf_ok = true;
-  for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;
-  auto pruned_heads = pruned_heads_from_map(map);
-  TensorMap cpu;
-  for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kCPU, save_dtype);
-  save_checkpoint(o.str("out"), res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);
-
-  nlohmann::json j = {{"method", method},
-                      {"kept_heads", res.config.total_heads()},
-                      {"total_heads", map["total_heads"]},
-                      {"kept_neurons", res.config.total_neurons()},
-                      {"total_neurons", map["total_neurons"]},
-                      {"kept_flops_ratio", kept / dense},
-                      {"seq_len", seq_len},
-                      {"seconds", prune_seconds},
-                      {"out", o.str("out")},
-                      {"hf_loadable", hf_ok}};
-  if (map.contains("eval")) j["eval"] = map["eval"];
-  if (o.on("json")) print_json(j);
-  else {
-    std::printf("%s", format_pruning_map(map).c_str());
-    std::printf("wrote %s (%.1f%% of FLOPs kept, %.1f s)\n", o.str("out").c_str(), 100 * kept / dense,
-                prune_seconds);
+  job.args = o.effective();
+  auto res = run_prune_job(job);
+  const auto& j = res.summary;
+  if (o.on("json")) {
+    print_json(j);
+  } else {
+    std::printf("%s", format_pruning_map(res.map).c_str());
+    std::printf("wrote %s (%.1f%% of FLOPs kept, %.1f s)\n", job.out_dir.c_str(),
+                100 * j["kept_flops_ratio"].get<double>(), j["seconds"].get<double>());
   }
   return 0;
 }

@@ -84,7 +84,8 @@ std::vector<BenchResult> bench_models(const std::vector<std::shared_ptr<Model>>&
     ForwardInput in;
     in.input_ids = torch::randint(5, m->config().vocab_size, {opt.batch, opt.seq_len},
                                   torch::kInt64).to(opt.device);
-    in.attention_mask = torch::ones({opt.batch, opt.seq_len}, torch::kInt64).to(opt.device);
+    // No attention_mask: every sequence is full length (no padding), as in a length-bucketed
+    // serving batch; models then need no additive attention bias.
     inputs.push_back(in);
   }
   std::vector<Runner> runners;

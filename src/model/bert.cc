@@ -93,7 +93,11 @@ torch::Tensor BertModel::embed(const ForwardInput& in, Context& ctx) {
            torch::embedding(type_emb_, types);  // [B, T, d]
   x = layer_norm(x, emb_ln_w_, emb_ln_b_, cfg_.ln_eps);
   x = torch::dropout(x, dropout_, is_training());
-  auto am = in.attention_mask.defined() ? in.attention_mask : torch::ones_like(ids);
+  if (!in.attention_mask.defined()) {  // no padding: no additive bias (fastest attention kernels)
+    ctx.token_mask = torch::ones_like(ids, ids.options().dtype(torch::kBool));
+    return x;
+  }
+  const auto& am = in.attention_mask;
   ctx.token_mask = am.to(torch::kBool);
   // [B, 1, 1, T]: 0 for real tokens, finfo.min for padding
   ctx.attn_bias = (1.0 - am.to(x.scalar_type())).mul(mask_min(x.scalar_type())).view(

@@ -54,7 +54,10 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   double p = training ? dropout : 0.0;
 #if TORCH_VERSION_MAJOR >= 2
   // Fused kernels (flash / memory-efficient) where the build has them.
-  return at::scaled_dot_product_attention(q, kk, vv, attn_bias, p, is_causal && !attn_bias.defined());
+  // No bias (no padding, not causal-with-bias) lets SDPA choose the flash kernel.
+  c10::optional<torch::Tensor> bias;
+  if (attn_bias.defined()) bias = attn_bias;
+  return at::scaled_dot_product_attention(q, kk, vv, bias, p, is_causal && !attn_bias.defined());
 #else
   auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));  // [B,H,T,S]
   if (attn_bias.defined()) scores = scores + attn_bias;

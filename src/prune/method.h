@@ -51,4 +51,11 @@ MaskSet keep_best_under_budget(const ModelConfig& cfg, const std::vector<torch::
                                const std::vector<torch::Tensor>& neuron_scores, double keep_flops,
                                double seq_len, bool per_flop = true);
 
+// Same, but each kind keeps the same fraction of its own FLOPs: heads compete with heads and
+// neurons with neurons (for scores that are only comparable within a kind, e.g. Michel's
+// gradient importance).
+MaskSet keep_best_per_kind_under_budget(const ModelConfig& cfg, const std::vector<torch::Tensor>& head_scores,
+                                        const std::vector<torch::Tensor>& neuron_scores,
+                                        double keep_flops, double seq_len);
+
 }  // namespace hp

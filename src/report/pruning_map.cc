@@ -15,6 +15,7 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* paren
                                 const std::vector<std::vector<int>>& kept_neurons,
                                 const PruningRecord& rec, double dense_flops, double child_flops) {
   json layers = json::array();
+  int64_t real_neurons = 0, padded = 0;
   for (int il = 0; il < child_cfg.n_layer; ++il) {
     // Parent indices -> original indices.
     std::vector<int> ph, pn;
@@ -29,13 +30,19 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* paren
     }
     std::vector<int> oh, on;
     for (int h : kept_heads[il]) oh.push_back(ph.at(h));
-    for (int j : kept_neurons[il]) on.push_back(pn.at(j));
+    // Indices past the parent's real neurons are its alignment padding (zero neurons): not real.
+    for (int j : kept_neurons[il])
+      if (j < (int)pn.size()) on.push_back(pn[j]);
+    const int padding = child_cfg.layers[il].n_ff - (int)on.size();
+    real_neurons += on.size();
+    padded += padding;
     layers.push_back({{"layer", il},
                       {"heads_total", total_h},
                       {"heads_kept", oh},
                       {"n_head_kv", child_cfg.layers[il].n_head_kv},
                       {"neurons_total", total_f},
                       {"neurons_kept", on},
+                      {"neurons_padding", padding},
                       {"attn_skipped", oh.empty()},
                       {"ffn_skipped", on.empty()}});
   }
@@ -48,7 +55,8 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* paren
             {"seed", rec.seed},
             {"kept_heads", child_cfg.total_heads()},
             {"total_heads", int64_t(parent_cfg.n_head_dense) * parent_cfg.n_layer},
-            {"kept_neurons", child_cfg.total_neurons()},
+            {"kept_neurons", real_neurons},
+            {"padding_neurons", padded},
             {"total_neurons", int64_t(parent_cfg.n_ff_dense) * parent_cfg.n_layer},
             {"kept_flops_ratio", child_flops / dense_flops},
             {"layers", layers}};

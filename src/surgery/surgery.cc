@@ -39,6 +39,15 @@ void take_cols(TensorMap& t, const std::string& name, const torch::Tensor& cols,
   t[name] = w.contiguous();
 }
 
+// Appends `n` zero rows (dim 0) or zero columns (dim 1) to a tensor.
+void pad_zeros(TensorMap& t, const std::string& name, int64_t n, int dim) {
+  if (name.empty() || !t.count(name) || n == 0) return;
+  auto& w = t[name];
+  auto sizes = w.sizes().vec();
+  sizes[dim] = n;
+  w = torch::cat({w, torch::zeros(sizes, w.options())}, dim).contiguous();
+}
+
 void drop(TensorMap& t, std::initializer_list<std::string> names) {
   for (const auto& n : names)
     if (!n.empty()) t.erase(n);
@@ -56,7 +65,8 @@ torch::Tensor kept_scale(const torch::Tensor& m, const std::vector<int>& keep, i
 
 }  // namespace
 
-SurgeryResult prune_model(const Model& model, const MaskSet& masks) {
+SurgeryResult prune_model(const Model& model, const MaskSet& masks, int ffn_align) {
+  HP_CHECK(ffn_align >= 1, "surgery: ffn_align must be >= 1, got ", ffn_align);
   const auto& cfg = model.config();
   masks.check_against(cfg);
   SurgeryResult res;
@@ -102,6 +112,7 @@ SurgeryResult prune_model(const Model& model, const MaskSet& masks) {
     }
     res.kept_heads.push_back(lc.n_head > 0 ? keep_h : std::vector<int>{});
     // FFN neurons.
+    int64_t pad = 0;
     auto keep_f = nonzero_indices(masks.layers[il].neuron, lc.n_ff);
     if (lc.n_ff > 0) {
       if (keep_f.empty()) {
@@ -113,9 +124,17 @@ SurgeryResult prune_model(const Model& model, const MaskSet& masks) {
         for (const auto& n : {nm.w_up, nm.b_up, nm.w_gate, nm.b_gate}) take_rows(t, n, rows);
         take_cols(t, nm.w_down, rows, kept_scale(masks.layers[il].neuron, keep_f, 1));
         out.n_ff = keep_f.size();
+        if (out.n_ff < lc.n_ff) {
+          int64_t width = std::min<int64_t>(lc.n_ff, (out.n_ff + ffn_align - 1) / ffn_align * ffn_align);
+          pad = width - out.n_ff;
+          for (const auto& n : {nm.w_up, nm.b_up, nm.w_gate, nm.b_gate}) pad_zeros(t, n, pad, 0);
+          pad_zeros(t, nm.w_down, pad, 1);
+          out.n_ff = width;
+        }
       }
     }
     res.kept_neurons.push_back(lc.n_ff > 0 ? keep_f : std::vector<int>{});
+    res.padded_neurons.push_back(pad);
   }
   return res;
 }

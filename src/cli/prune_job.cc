@@ -1,0 +1,111 @@
+#include "cli/prune_job.h"
+
+#include "core/check.h"
+#include "core/log.h"
+#include "eval/evaluate.h"
+#include "eval/flops.h"
+#include "io/checkpoint.h"
+#include "io/model_dir.h"
+#include "prune/method.h"
+#include "report/pruning_map.h"
+#include "surgery/surgery.h"
+#include "train/task.h"
+
+namespace hp {
+
+PruneJobResult run_prune_job(const PruneJob& job) {
+  auto mit = prune_methods().find(job.method);
+  HP_CHECK(mit != prune_methods().end(), "unknown method '", job.method, "'");
+  const MethodInfo& method = mit->second;
+  HP_CHECK(job.keep_flops > 0 && job.keep_flops <= 1, "--keep-flops must be in (0, 1], got ", job.keep_flops);
+  HP_CHECK(job.ffn_align >= 1, "--ffn-align must be >= 1, got ", job.ffn_align);
+  HP_CHECK(!job.out_dir.empty(), "--out is required");
+  HP_CHECK(!job.data.empty() || !method.needs_data, "--method ", job.method, " needs calibration data (--data)");
+  HP_CHECK(!job.seq_len || *job.seq_len > 0, "--seq-len must be > 0");
+  torch::Device device(job.device);
+  Timer timer;
+  auto lm = load_model_dir(job.model_dir, device);
+  const ModelConfig cfg = lm.model->config();
+  const int max_len = job.max_len > 0 ? job.max_len : cfg.passthrough.value("headprune_max_len", 128);
+  std::optional<TaskData> calib;
+  if (!job.data.empty())
+    calib = load_task_data(job.data, cfg, *lm.tokenizer, max_len, job.calib_tokens, job.seed);
+  const double seq_len = job.seq_len ? *job.seq_len : calib ? calib->mean_len() : 128.0;
+  int64_t calib_tokens = 0;
+  if (calib)
+    for (const auto& e : calib->items) calib_tokens += e.ids.size();
+
+  PruneContext ctx{*lm.model};
+  ctx.tok = lm.tokenizer.get();
+  ctx.calib = calib ? &*calib : nullptr;
+  ctx.device = device;
+  ctx.keep_flops = job.keep_flops;
+  ctx.seq_len = seq_len;
+  ctx.seed = job.seed;
+  ctx.progress = job.progress;
+  ctx.params = job.params;
+  ctx.params["max_len"] = max_len;
+  if (method.trains) ctx.params["data"] = job.data;  // gate methods train on all of it
+  if (method.trains) lm.model->train();
+  else lm.model->eval();
+  PruneOutput po = method.fn(ctx);
+  lm.model->eval();
+  const double prune_seconds = timer.seconds();
+
+  auto res = prune_model(*lm.model, po.masks, job.ffn_align);
+  const double dense = dense_flops(cfg, seq_len), kept = count_flops(res.config, seq_len).total();
+  PruningRecord rec;
+  rec.method = job.method;
+  rec.keep_flops = job.keep_flops;
+  rec.seq_len = seq_len;
+  rec.calib_data = job.data;
+  rec.calib_tokens = calib_tokens;
+  rec.seed = job.seed;
+  rec.extra["method_info"] = po.info;
+  rec.extra["params"] = ctx.params;
+  rec.extra["seconds"] = prune_seconds;
+  rec.extra["source_model"] = job.model_dir;
+  rec.extra["ffn_align"] = job.ffn_align;
+  nlohmann::json parent;
+  const bool has_parent = lm.aux_files.count("pruning.json");
+  if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));
+  auto map = make_pruning_map(cfg, has_parent ? &parent : nullptr, res.config, res.kept_heads,
+                              res.kept_neurons, rec, dense, kept);
+  auto pruned = make_model(res.config);
+  pruned->load_state(res.tensors, "surgery result");
+  if (!job.eval_path.empty()) {
+    pruned->to(device);
+    pruned->eval();
+    auto data = load_task_data(job.eval_path, res.config, *lm.tokenizer, max_len);
+    auto r = evaluate(*pruned, data, *lm.tokenizer, nullptr, device, 64, 1234, job.progress);
+    map["eval"] = r.to_json();
+    map["eval"]["data"] = job.eval_path;
+  }
+  auto files = lm.aux_files;
+  files["pruning.json"] = map.dump(1);
+  files["prune_args.json"] = job.args.dump(1);
+  for (const auto& [name, content] : po.files) files[name] = content;
+  // HF can load the result as-is only with uniform FFN widths and no skipped attention.
+  bool hf_ok = true;
+  for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;
+  auto pruned_heads = pruned_heads_from_map(map);
+  TensorMap cpu;
+  for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kCPU, job.save_dtype);
+  save_checkpoint(job.out_dir, res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);
+
+  nlohmann::json j = {{"method", job.method},
+                      {"kept_heads", res.config.total_heads()},
+                      {"total_heads", map["total_heads"]},
+                      {"kept_neurons", map["kept_neurons"]},
+                      {"padding_neurons", map["padding_neurons"]},
+                      {"total_neurons", map["total_neurons"]},
+                      {"kept_flops_ratio", kept / dense},
+                      {"seq_len", seq_len},
+                      {"seconds", prune_seconds},
+                      {"out", job.out_dir},
+                      {"hf_loadable", hf_ok}};
+  if (map.contains("eval")) j["eval"] = map["eval"];
+  return {j, map};
+}
+
+}  // namespace hp
