@@ -2,7 +2,9 @@
 # Issue-5 sweep on the GPU machine: gate-trained head pruning on both reference models, plus the
 # michel rows of the retraining-free sweep (re-run after its fix) and a kprune keep-0.5 classifier
 # (100K calibration tokens) for CPU benchmarks. Outputs: $OUT/results.tgz (JSONL + run metadata
-# with gates.csv), $OUT/ff-kprune50.tgz. en-mlm gate models stay in /tmp/g5/mlm for issue5_bench.sh.
+# with gates.csv), $OUT/ff-kprune50.tgz. Then issue5_bench.sh times every en-mlm gate-pruned shape.
+# DONE=file: skip the run tags listed in it (a second session finishing an interrupted sweep);
+# NO_KPRUNE=1 skips the kprune classifier. Bench also covers the configs under $PREV_META/*/.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 T0=$(date +%s)
@@ -33,6 +35,7 @@ run_one() {
   IFS='|' read -r spec method seed k l0 extra <<< "$1"
   read -r name model train test <<< "$spec"
   tag="$name-$method-s$seed${k:+-K$k}${l0:+-l$l0}${extra:+-${extra//=/}}"
+  if [ -n "${DONE:-}" ] && grep -qx "$tag" "$DONE"; then return 0; fi
   out=$W/$( [ $name = en-mlm ] && echo mlm || echo ff )/$tag
   args=(--method $method --model $model --data $train --eval $test --out $out --seed $seed --device cuda --json --save-dtype bf16)
   if [ $method = michel ]; then
@@ -50,16 +53,21 @@ run_one() {
   else
     echo "{\"model\": \"$name\", \"method\": \"$method\", \"tag\": \"$tag\", \"error\": $(tail -c 600 $out.err | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read()))')}"
   fi
-  [ $name = en-mlm ] && [ $method != michel ] || rm -rf $out
+  rm -rf $out
 }
 export -f run_one
-(
+export DONE=${DONE:-}
+[ -n "${NO_KPRUNE:-}" ] || (
   $HP prune --method kprune --model models/finefoods-bert --data data/finefoods/train.tsv --keep-flops 0.5 \
     --out $W/ff-kprune50 --eval data/finefoods/test.tsv --device cuda --save-dtype bf16 --json > $R/ff-kprune50.json
   (cd $W && tar czf "$OUT/ff-kprune50.tgz" ff-kprune50)
 ) &
-left=$(( 560 - ($(date +%s) - T0) ))
-timeout $left xargs -P 12 -I{} bash -c 'run_one "$@"' _ {} < $jobs >> $R/gates_sweep.jsonl
+left=$(( ${SWEEP_UNTIL:-560} - ($(date +%s) - T0) ))
+timeout $left xargs -P ${JOBS:-12} -I{} bash -c 'run_one "$@"' _ {} < $jobs >> $R/gates_sweep.jsonl
 wait
 echo "sweep: $(wc -l < $R/gates_sweep.jsonl) of $(wc -l < $jobs) runs at $(( $(date +%s) - T0 )) s"
 (cd $R && tar czf "$OUT/results.tgz" .)
+left=$(( ${BENCH_UNTIL:-585} - ($(date +%s) - T0) ))
+timeout $left bash scripts/gpu/issue5_bench.sh $R/meta/en-mlm-* ${PREV_META:+$PREV_META/en-mlm-*} > $R/gates_bench.jsonl
+(cd $R && tar czf "$OUT/results.tgz" .)
+echo "bench: $(wc -l < $R/gates_bench.jsonl) lines at $(( $(date +%s) - T0 )) s"

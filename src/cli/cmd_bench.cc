@@ -7,7 +7,10 @@
 #include "core/log.h"
 #include "eval/bench.h"
 #include "eval/flops.h"
+#include "io/hf_config.h"
 #include "io/model_dir.h"
+
+#include <fstream>
 
 namespace hp {
 
@@ -25,6 +28,8 @@ int cmd_bench(const Args& args) {
       .add("warmup", "3", "untimed warm-up passes per model")
       .add("repeats", "20", "timed passes per model")
       .add("min-seconds", "0", "repeat until each model has run at least this long")
+      .flag("shape-only", "read only config.json and time randomly initialised weights of the same shapes\n"
+            "(latency depends on shapes alone; no weights needed)")
       .flag("cuda-graph", "capture each forward as a CUDA graph and time its replays (no launch overhead)");
   add_common(o);
   if (!o.parse(args)) return 0;
@@ -48,10 +53,25 @@ int cmd_bench(const Args& args) {
   if (o.given("compare")) dirs.push_back(o.str("compare"));
   std::vector<std::shared_ptr<Model>> models;
   for (const auto& d : dirs) {
-    auto lm = load_model_dir(d, bo.device, false);
-    lm.model->to(bo.device, dtype);
-    lm.model->eval();
-    models.push_back(lm.model);
+    std::shared_ptr<Model> m;
+    if (o.on("shape-only")) {
+      const std::string path = d + "/config.json";
+      std::ifstream f(path);
+      HP_CHECK(f.good(), path, ": cannot open");
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(f);
+      } catch (const std::exception& e) {
+        fail(str(path, ": invalid JSON: ", e.what()));
+      }
+      torch::manual_seed(0);
+      m = make_model(config_from_hf(j, path));
+    } else {
+      m = load_model_dir(d, bo.device, false).model;
+    }
+    m->to(bo.device, dtype);
+    m->eval();
+    models.push_back(m);
   }
   auto res = bench_models(models, bo);
   auto entry = [&](size_t i) {
@@ -72,6 +92,7 @@ int cmd_bench(const Args& args) {
             {"batch", bo.batch},
             {"seq_len", bo.seq_len},
             {"cuda_graph", bo.cuda_graph},
+            {"shape_only", o.on("shape-only")},
             {"repeats", res[0].samples_ms.size()},
             {"headprune_version", HP_VERSION},
             {"git", HP_GIT}});
