@@ -16,7 +16,11 @@ mkdir -p $W/mlm $W/ff $R/meta
 FF="finefoods-bert models/finefoods-bert data/finefoods/train.tsv data/finefoods/test.tsv"
 ML="en-mlm models/en-mlm data/bible/train.txt data/bible/test.txt"
 jobs=$W/jobs.txt; : > $jobs
-# fields: model path train test | method | seed | K | l0 | extra params
+if [ -n "${JOBS_FILE:-}" ]; then  # explicit job list (same fields; model given by name)
+  sed -e "s#^finefoods-bert|#$FF|#" -e "s#^en-mlm|#$ML|#" "$JOBS_FILE" > $jobs
+  NO_KPRUNE=1
+else
+# fields: model path train test | method | seed | K | l0 | extra params [| steps]
 for s in 0 1 2; do
   for m in pass passconc dsp ste; do for k in 6 12 18 24 36; do echo "$FF|$m|$s|$k||" >> $jobs; done; done
   for l in 0.002 0.005 0.01 0.02 0.05; do echo "$FF|voita|$s||$l|" >> $jobs; done
@@ -32,9 +36,9 @@ for r in 0.9 0.7 0.5 0.4 0.3 0.2; do
   for s in 0 1 2; do echo "$FF|michel|$s|||keep=$r" >> $jobs; done
 done
 run_one() {
-  IFS='|' read -r spec method seed k l0 extra <<< "$1"
+  IFS='|' read -r spec method seed k l0 extra steps <<< "$1"
   read -r name model train test <<< "$spec"
-  tag="$name-$method-s$seed${k:+-K$k}${l0:+-l$l0}${extra:+-${extra//=/}}"
+  tag="$name-$method-s$seed${k:+-K$k}${l0:+-l$l0}${extra:+-${extra//[=,]/}}${steps:+-steps$steps}"
   if [ -n "${DONE:-}" ] && grep -qx "$tag" "$DONE"; then return 0; fi
   out=$W/$( [ $name = en-mlm ] && echo mlm || echo ff )/$tag
   args=(--method $method --model $model --data $train --eval $test --out $out --seed $seed --device cuda --json --save-dtype bf16)
@@ -44,10 +48,11 @@ run_one() {
     [ -n "$k" ] && args+=(--keep-heads $k)
     [ -n "$l0" ] && args+=(--l0 $l0)
     [ -n "$extra" ] && args+=(--param $extra)
-    if [ $name = en-mlm ]; then args+=(--steps 500 --batch 32); else args+=(--epochs 3 --batch 32); fi
+    if [ -n "$steps" ]; then args+=(--steps $steps --batch 32)
+    elif [ $name = en-mlm ]; then args+=(--steps 500 --batch 32); else args+=(--epochs 3 --batch 32); fi
   fi
   if j=$($HP prune "${args[@]}" 2>$out.err); then
-    echo "$j" | python3 -c 'import json,sys; j=json.load(sys.stdin); j.update(model=sys.argv[1], seed=int(sys.argv[2]), K=sys.argv[3], l0=sys.argv[4], extra=sys.argv[5], tag=sys.argv[6]); print(json.dumps(j))' "$name" "$seed" "$k" "$l0" "$extra" "$tag"
+    echo "$j" | python3 -c 'import json,sys; j=json.load(sys.stdin); j.update(model=sys.argv[1], seed=int(sys.argv[2]), K=sys.argv[3], l0=sys.argv[4], extra=sys.argv[5], tag=sys.argv[6], steps=sys.argv[7]); print(json.dumps(j))' "$name" "$seed" "$k" "$l0" "$extra" "$tag" "$steps"
     mkdir -p $R/meta/$tag
     for f in pruning.json gates.csv config.json; do [ -f $out/$f ] && cp $out/$f $R/meta/$tag/; done
   else
