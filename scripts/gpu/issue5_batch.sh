@@ -35,6 +35,7 @@ for r in 0.9 0.7 0.5 0.4 0.3 0.2; do
   echo "$ML|michel|0|||keep=$r" >> $jobs
   for s in 0 1 2; do echo "$FF|michel|$s|||keep=$r" >> $jobs; done
 done
+fi
 run_one() {
   IFS='|' read -r spec method seed k l0 extra steps <<< "$1"
   read -r name model train test <<< "$spec"
