@@ -348,3 +348,34 @@ TEST_F(ReportTest, GateTrajectoriesArePlottedPerHead) {
   e = error_of([&] { load_run(dir.string()); });
   EXPECT_NE(e.find("'head'"), std::string::npos) << e;
 }
+
+TEST(PruningMap, PaddingIsRecordedAndShownButNotCountedAsKept) {
+  ModelConfig parent;
+  parent.n_layer = 2;
+  parent.n_head_dense = 4;
+  parent.n_ff_dense = 32;
+  parent.set_dense_layers();
+  ModelConfig child = parent;
+  child.layers[0].n_ff = 16;  // 13 real neurons + 3 zero neurons of alignment padding
+  child.layers[1].n_ff = 0;
+  std::vector<std::vector<int>> heads = {{0, 1, 2, 3}, {1}};
+  std::vector<std::vector<int>> neurons = {{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24}, {}};
+  PruningRecord rec;
+  rec.method = "pass";
+  rec.extra["params"] = json{{"keep_heads", 5}};
+  json map = make_pruning_map(parent, nullptr, child, heads, neurons, rec, 100.0, 40.0);
+  EXPECT_EQ(map["kept_neurons"].get<int>(), 13);
+  EXPECT_EQ(map["padding_neurons"].get<int>(), 3);
+  EXPECT_EQ(map["layers"][0]["neurons_padding"].get<int>(), 3);
+  EXPECT_TRUE(map["layers"][1]["ffn_skipped"].get<bool>());
+  std::string table = format_pruning_map(map);
+  EXPECT_NE(table.find("keep-heads 5"), std::string::npos) << table;
+  EXPECT_NE(table.find("13/32    +3 pad"), std::string::npos) << table;
+  // A child of the padded model that keeps a padding neuron (index 14 >= 13 real ones) maps it
+  // to no original neuron.
+  ModelConfig grandchild = child;
+  grandchild.layers[0].n_ff = 2;
+  json map2 = make_pruning_map(child, &map, grandchild, {{0, 1, 2, 3}, {0}}, {{0, 14}, {}}, rec, 100.0, 10.0);
+  EXPECT_EQ(map2["layers"][0]["neurons_kept"], json::array({0}));
+  EXPECT_EQ(map2["layers"][0]["neurons_padding"].get<int>(), 1);
+}

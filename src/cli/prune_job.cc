@@ -56,7 +56,8 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   const double dense = dense_flops(cfg, seq_len), kept = count_flops(res.config, seq_len).total();
   PruningRecord rec;
   rec.method = job.method;
-  rec.keep_flops = job.keep_flops;
+  // Gate-trained methods have a head budget (params), not a FLOPs budget: record what they kept.
+  rec.keep_flops = method.trains ? kept / dense : job.keep_flops;
   rec.seq_len = seq_len;
   rec.calib_data = job.data;
   rec.calib_tokens = calib_tokens;

@@ -82,8 +82,17 @@ std::vector<std::vector<int>> pruned_heads_from_map(const json& map) {
 std::string format_pruning_map(const json& map) {
   std::ostringstream os;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "method %s, keep-flops %.3g (at seq-len %.4g), kept FLOPs %.1f%%, seed %llu\n",
-                map.value("method", "?").c_str(), map["budget"].value("keep_flops", 0.0),
+  // Gate-trained methods have a head budget (params.keep_heads or params.l0), not a FLOPs budget.
+  std::string budget;
+  const json params = map.value("params", json::object());
+  if (params.contains("keep_heads"))
+    budget = str("keep-heads ", params["keep_heads"].dump());
+  else if (params.contains("l0"))
+    budget = str("l0 ", params["l0"].dump());
+  else
+    budget = str("keep-flops ", map["budget"].value("keep_flops", 0.0));
+  std::snprintf(buf, sizeof buf, "method %s, %s (FLOPs at seq-len %.4g), kept FLOPs %.1f%%, seed %llu\n",
+                map.value("method", "?").c_str(), budget.c_str(),
                 map["budget"].value("seq_len", 0.0), 100 * map.value("kept_flops_ratio", 0.0),
                 (unsigned long long)map.value("seed", 0ULL));
   os << buf;
@@ -98,8 +107,10 @@ std::string format_pruning_map(const json& map) {
     auto kept = l.at("heads_kept").get<std::vector<int>>();
     for (int h : kept) pattern[h] = h < 10 ? char('0' + h) : h < 36 ? char('a' + h - 10) : '#';
     int nk = l.at("neurons_kept").size(), nt = l.at("neurons_total").get<int>();
-    std::snprintf(buf, sizeof buf, "%5d  %2zu/%-2d  %-42s %5d/%-5d%s%s\n", l.at("layer").get<int>(),
-                  kept.size(), total, pattern.c_str(), nk, nt,
+    int pad = l.value("neurons_padding", 0);
+    std::string padding = pad > 0 ? str(" +", pad, " pad") : "";
+    std::snprintf(buf, sizeof buf, "%5d  %2zu/%-2d  %-42s %5d/%-5d%s%s%s\n", l.at("layer").get<int>(),
+                  kept.size(), total, pattern.c_str(), nk, nt, padding.c_str(),
                   l.value("attn_skipped", false) ? "  [attention skipped]" : "",
                   l.value("ffn_skipped", false) ? "  [FFN skipped]" : "");
     os << buf;
