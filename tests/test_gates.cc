@@ -21,24 +21,13 @@
 #include "prune/method.h"
 #include "report/html_report.h"
 
+#include "test_util.h"
+
 using namespace hp;
 
 namespace {
 
-class TestTokenizer : public Tokenizer {
- public:
-  TestTokenizer() {
-    pad_id = 0;
-    unk_id = 1;
-    cls_id = 2;
-    sep_id = 3;
-    mask_id = 4;
-  }
-  std::vector<int64_t> encode(const std::string&) const override { return {}; }
-  int64_t vocab_size() const override { return 40; }
-  std::string kind() const override { return "test"; }
-  std::string id_to_piece(int64_t id) const override { return "t" + std::to_string(id); }
-};
+using TestTokenizer = hp_test::SpecialsTokenizer;
 
 ModelConfig tiny_cfg() {
   ModelConfig c;

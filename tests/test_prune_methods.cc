@@ -16,25 +16,13 @@
 #include "score/grads.h"
 #include "surgery/surgery.h"
 
+#include "test_util.h"
+
 using namespace hp;
 
 namespace {
 
-// Test-only tokenizer: the ids headprune's models use for specials, nothing to encode.
-class TestTokenizer : public Tokenizer {
- public:
-  TestTokenizer() {
-    pad_id = 0;
-    unk_id = 1;
-    cls_id = 2;
-    sep_id = 3;
-    mask_id = 4;
-  }
-  std::vector<int64_t> encode(const std::string&) const override { return {}; }
-  int64_t vocab_size() const override { return 40; }
-  std::string kind() const override { return "test"; }
-  std::string id_to_piece(int64_t id) const override { return "t" + std::to_string(id); }
-};
+using TestTokenizer = hp_test::SpecialsTokenizer;
 
 ModelConfig tiny_cfg(const std::string& task = "classify") {
   ModelConfig c;

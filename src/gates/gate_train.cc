@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "data/batch.h"
+#include "train/trainer.h"
 
 namespace hp {
 
@@ -50,10 +51,6 @@ int64_t planned_gate_steps(int64_t n_examples, const GateTrainOptions& opt) {
 
 namespace {
 
-bool no_decay(const std::string& name) {  // same rule as the trainer: LayerNorm and biases
-  return name.find("LayerNorm") != std::string::npos || name.find("norm") != std::string::npos ||
-         (name.size() > 5 && name.substr(name.size() - 5) == ".bias") || name == "cls.predictions.bias";
-}
 
 void append_rows(std::string& csv, int64_t step, const GateLayout& layout, const GateMethod& method) {
   std::vector<double> la, pc, po;
@@ -93,21 +90,13 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
   method.begin(total, res.steps_per_epoch);
 
   // Model: AdamW, decoupled decay except LayerNorm/biases. Gates: their own Adam, no decay.
-  std::vector<torch::Tensor> decay, plain;
-  for (const auto& p : model.named_parameters(true))
-    if (p.value().requires_grad()) (no_decay(p.key()) ? plain : decay).push_back(p.value());
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay)));
-  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(opt.lr).weight_decay(0.0)));
-  torch::optim::AdamW model_opt(std::move(groups));
+  std::vector<torch::Tensor> model_params;
+  auto model_opt_ptr = make_model_optimizer(model, opt.lr, opt.weight_decay, &model_params);
+  torch::optim::AdamW& model_opt = *model_opt_ptr;
   auto gate_params = method.parameters();
   for (const auto& g : gate_params)
     HP_CHECK(g.requires_grad() && g.is_leaf(), "gate training: gate tensors must be leaves with requires_grad");
   torch::optim::Adam gate_opt(gate_params, torch::optim::AdamOptions(opt.gate_lr).weight_decay(0.0));
-  std::vector<torch::Tensor> model_params = decay;
-  model_params.insert(model_params.end(), plain.begin(), plain.end());
 
   std::vector<int> lengths;
   lengths.reserve(data.items.size());

@@ -136,21 +136,10 @@ KpruneTuneResult kprune_tune_sublayer(Model& student, const CalibSet& calib, int
     const auto& cb = calib.batches[b];
     auto st = begin_stack(student, cb);
     auto xt = teacher.get(b, dev), xs = stream.get(b, dev);  // [B, T, d]
-    Trace trt, trs;
-    trt.reset(cfg.n_layer);
-    trs.reset(cfg.n_layer);
-    trt.keep_outputs = true;
-    trs.keep_units = true;
-    teacher.set(b, apply_sublayer(student, s, xt, st.ctx, nullptr, &trt));
-    apply_sublayer(student, s, xs, st.ctx, &mdev, &trs);
-    auto out_t = ffn ? trt.ffn_out[il] : trt.attn_out[il];
-    auto y = out_t.defined() ? xt + out_t : xt;  // dense pre-LayerNorm sum [B, T, d]
-    auto units = ffn ? trs.ffn_units[il] : trs.attn_units[il];  // [B, T, n*w]
-    HP_CHECK(units.defined(), "kprune tuning: sublayer ", s, " produced no units");
-    auto x = units.index({cb.token_mask}).index_select(1, cols_dev);  // [N, k*w]
-    auto r = y - xs;
-    if (bias.defined()) r = r - bias;
-    ne.add(x, r.index({cb.token_mask}));  // R: [N, d]
+    auto pair = teacher_student_sublayer(student, s, xt, xs, st.ctx, nullptr, &mdev, bias);
+    teacher.set(b, pair.teacher_next);
+    auto x = pair.units.index({cb.token_mask}).index_select(1, cols_dev);  // [N, k*w]
+    ne.add(x, pair.target.index({cb.token_mask}));                         // R: [N, d]
   }
   teacher.step();
   res.rows = ne.rows;

@@ -168,23 +168,12 @@ MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teac
         const auto& cb = calib.batches[b];
         auto st = begin_stack(model, cb);
         auto xt = ts.get(b, dev), xs = ss.get(b, dev);  // [B, T, d]
-        Trace trt, trs;
-        trt.reset(cfg.n_layer);
-        trs.reset(cfg.n_layer);
-        trt.keep_outputs = true;
-        trs.keep_units = true;
-        ts.set(b, apply_sublayer(model, s, xt, st.ctx, tmask, &trt));
-        apply_sublayer(model, s, xs, st.ctx, &smask, &trs);
-        auto out_t = ffn ? trt.ffn_out[il] : trt.attn_out[il];
-        auto y = out_t.defined() ? xt + out_t : xt;  // teacher's pre-LayerNorm sum [B, T, d]
-        auto units = ffn ? trs.ffn_units[il] : trs.attn_units[il];  // [B, T, n*w]
-        HP_CHECK(units.defined(), "kwon tuning: sublayer ", s, " produced no units");
+        auto pair = teacher_student_sublayer(model, s, xt, xs, st.ctx, tmask, &smask, bias);
+        ts.set(b, pair.teacher_next);
         auto rows = cls_only ? cb.token_mask.logical_and(head_read_mask(calib.task, cb))
                              : cb.token_mask;  // [B, T]
-        auto u = units.index({rows}).index_select(1, cols.to(units.device())).to(torch::kDouble);
-        auto r = y - xs;
-        if (bias.defined()) r = r - bias;
-        r = r.index({rows}).to(torch::kDouble);  // [N, d]
+        auto u = pair.units.index({rows}).index_select(1, cols.to(pair.units.device())).to(torch::kDouble);
+        auto r = pair.target.index({rows}).to(torch::kDouble);  // [N, d]
         const int64_t N = u.size(0);
         // Column h of A = unit h's output over all (token, dim) pairs: A^T A and A^T r in
         // closed form from U^T U and R W (no [N, k, d] tensor).

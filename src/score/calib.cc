@@ -88,6 +88,27 @@ torch::Tensor apply_sublayer(Model& model, int s, const torch::Tensor& x, const 
   return model.ffn_sublayer(il, x, masks ? masks->layers.at(il).neuron : torch::Tensor(), trace);
 }
 
+SublayerPair teacher_student_sublayer(Model& model, int s, const torch::Tensor& xt, const torch::Tensor& xs,
+                                      const Model::Context& ctx, const MaskSet* teacher_masks,
+                                      const MaskSet* student_masks, const torch::Tensor& out_bias) {
+  const int il = s / 2;
+  const bool ffn = s % 2 == 1;
+  Trace trt, trs;
+  trt.reset(model.config().n_layer);
+  trs.reset(model.config().n_layer);
+  trt.keep_outputs = true;
+  trs.keep_units = true;
+  SublayerPair p;
+  p.teacher_next = apply_sublayer(model, s, xt, ctx, teacher_masks, &trt);
+  apply_sublayer(model, s, xs, ctx, student_masks, &trs);
+  auto out_t = ffn ? trt.ffn_out[il] : trt.attn_out[il];
+  p.target = (out_t.defined() ? xt + out_t : xt) - xs;  // [B, T, d]
+  if (out_bias.defined()) p.target = p.target - out_bias;
+  p.units = ffn ? trs.ffn_units[il] : trs.attn_units[il];
+  HP_CHECK(p.units.defined(), "tuning: sublayer ", s, " produced no units");
+  return p;
+}
+
 torch::Tensor forward_from(Model& model, const CalibBatch& batch, const Model::Context& ctx,
                            torch::Tensor x, int first, const MaskSet* masks, Trace* trace) {
   const auto& cfg = model.config();

@@ -61,6 +61,18 @@ StackStart begin_stack(Model& model, const CalibBatch& batch);
 torch::Tensor apply_sublayer(Model& model, int s, const torch::Tensor& x, const Model::Context& ctx,
                              const MaskSet* masks, Trace* trace);  // [B, T, d]
 
+// Sublayer s run twice, for output-projection tuning: on the teacher stream xt (teacher masks) and
+// on the student stream xs (student masks). `target` is what the student's output projection
+// (without its bias) must add to xs to reach the teacher's pre-LayerNorm sum:
+// xt + teacher_out - xs - bias. `units` are the student's projection inputs [B, T, n*w];
+// `teacher_next` the teacher stream after the sublayer.
+struct SublayerPair {
+  torch::Tensor target, units, teacher_next;
+};
+SublayerPair teacher_student_sublayer(Model& model, int s, const torch::Tensor& xt, const torch::Tensor& xs,
+                                      const Model::Context& ctx, const MaskSet* teacher_masks,
+                                      const MaskSet* student_masks, const torch::Tensor& out_bias);
+
 // Runs sublayers first..2L-1 on x and the head: the task's predictions ([B, C] classify,
 // [B] regress, [N, V] mlm). `trace` (optional) is reset to n_layer first.
 torch::Tensor forward_from(Model& model, const CalibBatch& batch, const Model::Context& ctx,

@@ -27,6 +27,23 @@ static void set_lr(torch::optim::AdamW& optim, double lr) {
     static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 }
 
+std::unique_ptr<torch::optim::AdamW> make_model_optimizer(Model& model, double lr, double weight_decay,
+                                                          std::vector<torch::Tensor>* params) {
+  std::vector<torch::Tensor> decay, plain;
+  for (const auto& p : model.named_parameters(true))
+    if (p.value().requires_grad()) (no_decay(p.key()) ? plain : decay).push_back(p.value());
+  if (params) {
+    *params = decay;
+    params->insert(params->end(), plain.begin(), plain.end());
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(lr).weight_decay(weight_decay)));
+  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(lr).weight_decay(0.0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups));
+}
+
 nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer& tok,
                            const std::map<std::string, std::string>& aux_files,
                            const TrainOptions& opt) {
@@ -43,15 +60,8 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
   log_info(str("train: ", train.items.size(), " sequences from ", opt.train_path,
                ", mean length ", train.mean_len(), " tokens"));
 
-  std::vector<torch::Tensor> decay, plain;
-  for (const auto& p : model->named_parameters(true))
-    (no_decay(p.key()) ? plain : decay).push_back(p.value());
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay)));
-  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(opt.lr).weight_decay(0.0)));
-  torch::optim::AdamW optim(std::move(groups));
+  auto optim_ptr = make_model_optimizer(*model, opt.lr, opt.weight_decay);
+  torch::optim::AdamW& optim = *optim_ptr;
 
   std::vector<int> lengths;
   for (const auto& e : train.items) lengths.push_back(e.ids.size());

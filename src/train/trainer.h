@@ -31,6 +31,12 @@ struct TrainOptions {
   int save_every = 1;                // checkpoint every N epochs (and after the last one)
 };
 
+// AdamW over the model's trainable parameters with decoupled weight decay `weight_decay`, except
+// LayerNorm weights and biases (no decay): the optimizer every training loop uses. `params`, if
+// given, receives the same parameters (for gradient clipping).
+std::unique_ptr<torch::optim::AdamW> make_model_optimizer(Model& model, double lr, double weight_decay,
+                                                          std::vector<torch::Tensor>* params = nullptr);
+
 // Trains `model` in place. `aux_files` (tokenizer etc.) are written beside every checkpoint.
 // Returns {"epochs": [{epoch, train_loss, eval...}], "final": eval, "seconds"}.
 nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer& tok,
