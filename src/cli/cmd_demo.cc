@@ -57,7 +57,7 @@ int cmd_demo(const Args& args) {
       .add("methods", "kprune,magnitude", "methods to run, comma-separated")
       .add("calib-tokens", "8000", "calibration tokens per pruning run (kprune's default is 100000)")
       .add("models", "finefoods-bert,en-mlm", "reference models to run, comma-separated")
-      .add("bench-batch", "8", "batch size of the latency comparison")
+      .add("bench-batch", "32", "batch size of the latency comparison")
       .add("bench-seq-len", "128", "sequence length of the latency comparison")
       .add("bench-repeats", "5", "timed passes per model")
       .add("seed", "0", "seed of the calibration sample");
