@@ -244,13 +244,7 @@ PruneOutput prune_kwon(PruneContext& ctx) {
   CalibSet calib = make_calib_set(*ctx.calib, *ctx.tok, ctx.device, batch, n_samples, ctx.seed);
   nlohmann::json info = {{"calib_samples", calib.n_seq}, {"calib_tokens", calib.n_tokens},
                          {"teacher", teacher_kind}};
-  const std::string task = calib.task;
-  auto grads = collect_mask_grads(
-      ctx.model, calib,
-      [&](const torch::Tensor& logits, size_t b) {
-        return task_loss_of(task, logits, calib.batches[b]);
-      },
-      nullptr, ctx.progress ? "kwon fisher" : "");
+  auto grads = collect_task_loss_grads(ctx.model, calib, nullptr, ctx.progress ? "kwon fisher" : "");
   UnitGrads fisher = sum_squares(grads);
   const double t_fisher = timer.seconds();
 

@@ -33,7 +33,6 @@ PruneOutput prune_michel(PruneContext& ctx) {
   const double step = param_number(ctx.params, "step", 0.1);
   HP_CHECK(step > 0 && step <= 1, "michel: params.step must be in (0, 1], got ", step);
   CalibSet calib = make_calib_set(*ctx.calib, *ctx.tok, ctx.device, batch, 0, ctx.seed);
-  const std::string task = calib.task;
   const double dense = count_flops(cfg, ctx.seq_len).total();
   const double fh = flops_per_head(cfg, ctx.seq_len), fn = flops_per_neuron(cfg, ctx.seq_len);
   MaskSet masks = MaskSet::ones(cfg);
@@ -43,10 +42,8 @@ PruneOutput prune_michel(PruneContext& ctx) {
   int rounds = 0;
   while (kept_flops(masks) > ctx.keep_flops * dense * (1 + 1e-9)) {
     ++rounds;
-    auto grads = collect_mask_grads(
-        ctx.model, calib,
-        [&](const torch::Tensor& logits, size_t b) { return task_loss_of(task, logits, calib.batches[b]); },
-        &masks, ctx.progress ? str("michel round ", rounds) : "");
+    auto grads = collect_task_loss_grads(ctx.model, calib, &masks,
+                                         ctx.progress ? str("michel round ", rounds) : "");
     UnitGrads imp = sum_abs(grads);
     for (int il = 0; il < cfg.n_layer; ++il) {
       for (auto* t : {&imp.head[il], &imp.neuron[il]}) {

@@ -126,4 +126,13 @@ UnitGrads reduce(const std::vector<UnitGrads>& per_batch, bool square) {
 UnitGrads sum_squares(const std::vector<UnitGrads>& per_batch) { return reduce(per_batch, true); }
 UnitGrads sum_abs(const std::vector<UnitGrads>& per_batch) { return reduce(per_batch, false); }
 
+std::vector<UnitGrads> collect_task_loss_grads(Model& model, const CalibSet& calib, const MaskSet* at,
+                                               const std::string& progress_label) {
+  const std::string task = calib.task;
+  return collect_mask_grads(
+      model, calib,
+      [&](const torch::Tensor& logits, size_t b) { return task_loss_of(task, logits, calib.batches[b]); },
+      at, progress_label);
+}
+
 }  // namespace hp

@@ -50,6 +50,10 @@ std::vector<UnitGrads> collect_mask_grads(Model& model, const CalibSet& calib,
                                           const BatchLossFn& loss_fn, const MaskSet* at,
                                           const std::string& progress_label);
 
+// collect_mask_grads with the task's own loss on the calibration labels (Fisher / Taylor scores).
+std::vector<UnitGrads> collect_task_loss_grads(Model& model, const CalibSet& calib, const MaskSet* at,
+                                               const std::string& progress_label);
+
 // Σ_b f(g_b) per unit, f = square (Fisher) or abs (Taylor).
 UnitGrads sum_squares(const std::vector<UnitGrads>& per_batch);
 UnitGrads sum_abs(const std::vector<UnitGrads>& per_batch);
