@@ -7,10 +7,8 @@
 #include "core/log.h"
 #include "eval/bench.h"
 #include "eval/flops.h"
-#include "io/hf_config.h"
+#include "io/checkpoint.h"
 #include "io/model_dir.h"
-
-#include <fstream>
 
 namespace hp {
 
@@ -55,17 +53,8 @@ int cmd_bench(const Args& args) {
   for (const auto& d : dirs) {
     std::shared_ptr<Model> m;
     if (o.on("shape-only")) {
-      const std::string path = d + "/config.json";
-      std::ifstream f(path);
-      HP_CHECK(f.good(), path, ": cannot open");
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(f);
-      } catch (const std::exception& e) {
-        fail(str(path, ": invalid JSON: ", e.what()));
-      }
       torch::manual_seed(0);
-      m = make_model(config_from_hf(j, path));
+      m = make_model(load_config(d));
     } else {
       m = load_model_dir(d, bo.device, false).model;
     }

@@ -90,7 +90,7 @@ int cmd_demo(const Args& args) {
     Timer t;
     auto lm = load_model_dir(model, torch::Device(device));
     const auto& cfg = lm.model->config();
-    auto data = load_task_data(test, cfg, *lm.tokenizer, cfg.passthrough.value("headprune_max_len", 128));
+    auto data = load_task_data(test, cfg, *lm.tokenizer, trained_max_len(cfg));
     auto dense_eval = evaluate(*lm.model, data, *lm.tokenizer, nullptr, torch::Device(device), 64, 1234, progress);
     const std::string dense_dir = out + "/" + name + "-dense";
     fs::create_directories(dense_dir);

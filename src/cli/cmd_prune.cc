@@ -1,20 +1,14 @@
 // headprune prune: method -> masks -> surgery -> a smaller model directory with its pruning map.
 #include <filesystem>
 #include <fstream>
-#include <optional>
 
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/prune_job.h"
 #include "core/check.h"
-#include "core/log.h"
-#include "eval/evaluate.h"
-#include "eval/flops.h"
-#include "io/checkpoint.h"
 #include "io/model_dir.h"
 #include "prune/method.h"
 #include "report/pruning_map.h"
-#include "surgery/surgery.h"
 
 namespace hp {
 

@@ -143,8 +143,10 @@ nlohmann::json Options::effective() const {
 
 int default_max_len(const Options& o, const ModelConfig& cfg) {
   if (o.given("max-len")) return static_cast<int>(o.integer("max-len"));
-  return cfg.passthrough.value("headprune_max_len", 128);
+  return trained_max_len(cfg);
 }
+
+int trained_max_len(const ModelConfig& cfg) { return cfg.passthrough.value("headprune_max_len", 128); }
 
 void add_common(Options& o) {
   o.flag("json", "print exactly one JSON object on stdout");

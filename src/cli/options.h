@@ -42,6 +42,8 @@ class Options {
 struct ModelConfig;
 // --max-len if given, else the length the model was trained with (config), else 128.
 int default_max_len(const Options& o, const ModelConfig& cfg);
+// The length the model was trained with (config "headprune_max_len"), else 128.
+int trained_max_len(const ModelConfig& cfg);
 
 // Options every command shares: --json, --quiet, --threads, --device.
 void add_common(Options& o);

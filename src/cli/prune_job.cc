@@ -1,5 +1,7 @@
 #include "cli/prune_job.h"
 
+#include "cli/options.h"
+
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/evaluate.h"
@@ -26,7 +28,7 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   Timer timer;
   auto lm = load_model_dir(job.model_dir, device);
   const ModelConfig cfg = lm.model->config();
-  const int max_len = job.max_len > 0 ? job.max_len : cfg.passthrough.value("headprune_max_len", 128);
+  const int max_len = job.max_len > 0 ? job.max_len : trained_max_len(cfg);
   std::optional<TaskData> calib;
   if (!job.data.empty())
     calib = load_task_data(job.data, cfg, *lm.tokenizer, max_len, job.calib_tokens, job.seed);

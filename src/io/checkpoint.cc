@@ -82,11 +82,27 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   write_bytes_atomic(path, {{content.data(), content.size()}});
 }
 
-Checkpoint load_checkpoint(const std::string& dir) {
+ModelConfig load_config(const std::string& dir, nlohmann::json* raw) {
   std::error_code ec;
   HP_CHECK(fs::is_directory(dir, ec), dir, ": model directory does not exist");
-  const fs::path d(dir), cfg_path = d / kConfigName, st_path = d / kWeightsName;
+  const fs::path cfg_path = fs::path(dir) / kConfigName;
   HP_CHECK(fs::exists(cfg_path, ec), dir, ": missing ", kConfigName, " (not a model directory?)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(cfg_path));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(str(cfg_path.string(), ": not valid JSON: ", e.what()));
+  }
+  ModelConfig cfg = config_from_hf(j, cfg_path.string());
+  if (raw) *raw = std::move(j);
+  return cfg;
+}
+
+Checkpoint load_checkpoint(const std::string& dir) {
+  Checkpoint ck;
+  ck.config = load_config(dir, &ck.raw_config);
+  std::error_code ec;
+  const fs::path d(dir), st_path = d / kWeightsName;
   if (!fs::exists(st_path, ec)) {
     std::string hint;
     if (fs::exists(d / "model.safetensors.index.json", ec))
@@ -95,15 +111,6 @@ Checkpoint load_checkpoint(const std::string& dir) {
       hint = "; only safetensors is read: in Python, model.save_pretrained(dir) writes it";
     fail(str(dir, ": missing ", kWeightsName, hint));
   }
-
-  Checkpoint ck;
-  const std::string text = read_file(cfg_path);
-  try {
-    ck.raw_config = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(str(cfg_path.string(), ": not valid JSON: ", e.what()));
-  }
-  ck.config = config_from_hf(ck.raw_config, cfg_path.string());
   ck.tensors = read_safetensors(st_path.string());
   return ck;
 }

@@ -24,6 +24,10 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // Reads dir/config.json and dir/model.safetensors; errors name the directory or file at fault.
 Checkpoint load_checkpoint(const std::string& dir);
 
+// Reads only dir/config.json (raw JSON into *raw if given): for shape-only uses such as
+// `bench --shape-only`. Same checks and messages as load_checkpoint.
+ModelConfig load_config(const std::string& dir, nlohmann::json* raw = nullptr);
+
 // Writes config.json (config_to_hf(cfg, pruned_heads)), model.safetensors and `extra_files`
 // (file name -> content, plain names only) into `dir`. Everything is built in dir.tmp-<pid> and
 // swapped in by renames; on any failure the temp dir is removed and an existing dir is untouched.
