@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/files.h"
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
@@ -674,6 +675,39 @@ TEST(Checkpoint, SaveIntoExistingDirCarriesOverOtherFiles) {
   EXPECT_FALSE(fs::exists(m + "/model-00001-of-00002.safetensors"));
   EXPECT_TRUE(hp::load_checkpoint(m).tensors.at("w").equal(torch::zeros({3})));
   EXPECT_EQ(dir.names(), std::vector<std::string>{"model"});
+}
+
+TEST(Files, RemoveTreeDeletesNestedDirectoriesButNotLinkTargets) {
+  ScratchDir dir;
+  fs::create_directories(dir / "tree/a/b/c");
+  spit(dir / "tree/top.txt", "x");
+  spit(dir / "tree/a/b/c/deep.bin", "y");
+  fs::create_directories(dir / "outside");
+  spit(dir / "outside/keep.txt", "keep");
+  fs::create_directory_symlink(dir / "outside", dir / "tree/a/link-to-outside");
+  fs::create_symlink(dir / "outside/keep.txt", dir / "tree/file-link");
+
+  std::error_code ec;
+  EXPECT_TRUE(hp::remove_tree(dir / "tree", ec)) << ec.message();
+  EXPECT_FALSE(fs::exists(dir / "tree"));
+  EXPECT_EQ(slurp(dir / "outside/keep.txt"), "keep");  // links were removed, not followed
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"outside"});
+}
+
+TEST(Files, RemoveTreeTakesPlainFilesAndMissingPaths) {
+  ScratchDir dir;
+  spit(dir / "file", "z");
+  std::error_code ec;
+  EXPECT_TRUE(hp::remove_tree(dir / "file", ec));
+  EXPECT_FALSE(fs::exists(dir / "file"));
+  EXPECT_TRUE(hp::remove_tree(dir / "never-existed", ec));
+  EXPECT_FALSE(ec);
+  EXPECT_NO_THROW(hp::remove_tree(dir / "never-existed"));
+  // A path through a regular file cannot be listed: reported, not ignored.
+  spit(dir / "plain", "p");
+  EXPECT_FALSE(hp::remove_tree(dir / "plain/below", ec));
+  EXPECT_EQ(ec, std::errc::not_a_directory);
+  EXPECT_THROW(hp::remove_tree(dir / "plain/below"), hp::Error);
 }
 
 TEST(Checkpoint, FailedSaveLeavesExistingDirUntouched) {

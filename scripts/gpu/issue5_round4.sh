@@ -10,6 +10,8 @@
 # Usage on the GPU machine (from a source snapshot, see issue5_batch.sh):
 #   bash scripts/gpu/issue5_round4.sh start    # build, launch the pool in its own session, return
 #   bash scripts/gpu/issue5_round4.sh collect  # wait (up to WAIT s) and pack $OUT/round4.tgz
+# JOBSET=5 runs round 5 instead (PASS variants and third seeds at model lr 1e-4).
+# The machine is given back after 30 s idle, which ends the pool too: call collect back to back.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 W=/tmp/r4; R=$W/res
@@ -25,27 +27,40 @@ start)
   mkdir -p $W/runs $R/meta
   J=$W/jobs.txt; : > $J
   # fields: kind|method|seed|K|l0|extra|steps|lr
-  for s in 0 1; do  # R first: its fine-tunes are the longest chains
-    echo "R|pass|$s|12|||1500|2e-5" >> $J
-    echo "R|voita|$s||0.05||1500|2e-5" >> $J
-  done
-  echo "R|dsp|0|12|||1500|2e-5" >> $J
-  echo "A|pass|0|12||period=1000|8000|2e-5" >> $J
-  echo "A|voita|0||0.05||8000|2e-5" >> $J
-  echo "A|dsp|0|12||anneal_steps=5600|8000|2e-5" >> $J
-  echo "A|pass|0|12||period=1000|8000|1e-4" >> $J
-  echo "A|voita|0||0.05||8000|1e-4" >> $J
-  for s in 0 1; do
-    echo "L|pass|$s|12|||1500|1e-4" >> $J
-    echo "L|voita|$s||0.05||1500|1e-4" >> $J
-    echo "L|dsp|$s|12|||1500|1e-4" >> $J
-  done
-  echo "L|voita|0||0.03||1500|1e-4" >> $J
-  echo "L|voita|0||0.08||1500|1e-4" >> $J
-  echo "L|pass|0|12|||1500|2e-4" >> $J
-  echo "L|voita|0||0.05||1500|2e-4" >> $J
-  echo "L|pass|0|24|||1500|1e-4" >> $J
-  echo "L|voita|0||0.02||1500|1e-4" >> $J
+  if [ "${JOBSET:-4}" = 5 ]; then
+    # round 5: what makes PASS's head choice noisier than Voita's? (model lr 1e-4, 1,500 steps)
+    echo "L|pass|0|12||reopen_first=99|1500|1e-4" >> $J   # no clip & reopen
+    echo "L|pass|1|12||reopen_first=99|1500|1e-4" >> $J
+    echo "L|pass|0|12||lambda0=1e-7|1500|1e-4" >> $J      # 100x smaller start: longer task-led phase
+    echo "L|pass|1|12||lambda0=1e-7|1500|1e-4" >> $J
+    echo "L|pass|0|12||gate_lr=0.1|1500|1e-4" >> $J
+    echo "L|passconc|0|12|||1500|1e-4" >> $J
+    echo "L|ste|0|12|||1500|1e-4" >> $J
+    for m in pass dsp; do echo "L|$m|2|12|||1500|1e-4" >> $J; done
+    echo "L|voita|2||0.05||1500|1e-4" >> $J
+  else
+    for s in 0 1; do  # R first: its fine-tunes are the longest chains
+      echo "R|pass|$s|12|||1500|2e-5" >> $J
+      echo "R|voita|$s||0.05||1500|2e-5" >> $J
+    done
+    echo "R|dsp|0|12|||1500|2e-5" >> $J
+    echo "A|pass|0|12||period=1000|8000|2e-5" >> $J
+    echo "A|voita|0||0.05||8000|2e-5" >> $J
+    echo "A|dsp|0|12||anneal_steps=5600|8000|2e-5" >> $J
+    echo "A|pass|0|12||period=1000|8000|1e-4" >> $J
+    echo "A|voita|0||0.05||8000|1e-4" >> $J
+    for s in 0 1; do
+      echo "L|pass|$s|12|||1500|1e-4" >> $J
+      echo "L|voita|$s||0.05||1500|1e-4" >> $J
+      echo "L|dsp|$s|12|||1500|1e-4" >> $J
+    done
+    echo "L|voita|0||0.03||1500|1e-4" >> $J
+    echo "L|voita|0||0.08||1500|1e-4" >> $J
+    echo "L|pass|0|12|||1500|2e-4" >> $J
+    echo "L|voita|0||0.05||1500|2e-4" >> $J
+    echo "L|pass|0|24|||1500|1e-4" >> $J
+    echo "L|voita|0||0.02||1500|1e-4" >> $J
+  fi
   cat > $W/run_one.sh <<'EOF'
 #!/usr/bin/env bash
 IFS='|' read -r kind method seed k l0 extra steps lr <<< "$1"

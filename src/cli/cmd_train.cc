@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/check.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "data/readers.h"
 #include "io/checkpoint.h"
@@ -45,7 +46,7 @@ static std::map<std::string, std::string> train_vocab(const std::vector<std::str
   log_info(str("train: building a ", vocab, "-piece SentencePiece vocabulary"));
   train_spm(inputs, (tmp / "spm").string(), vocab, "unigram");
   std::map<std::string, std::string> files_out = {{"spm.model", slurp(tmp / "spm.model")}};
-  fs::remove_all(tmp);
+  remove_tree(tmp.string());
   return files_out;
 }
 
@@ -157,7 +158,7 @@ int cmd_train(const Args& args) {
       fs::create_directories(tmp);
       { std::ofstream f(tmp / "spm.model", std::ios::binary); f << aux["spm.model"]; }
       tok = load_tokenizer(tmp.string());
-      fs::remove_all(tmp);
+      remove_tree(tmp.string());
     }
     cfg.vocab_size = tok->vocab_size();
     cfg.pad_id = tok->pad_id >= 0 ? tok->pad_id : 0;

@@ -1,7 +1,14 @@
 // headprune CLI entry point: dispatches subcommands; the only place that catches errors.
 #include <torch/torch.h>
 
+#include <algorithm>
+
+#include <execinfo.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -28,6 +35,30 @@ void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 
 }  // namespace hp
 
+// A crash (a bug in headprune or in a library) prints which command died and a backtrace
+// instead of a bare "Segmentation fault"; the signal is then re-raised so the exit status stays
+// 128 + signal. Only async-signal-safe calls: write, backtrace_symbols_fd, signal, raise.
+static const char* g_command = "";
+
+static void on_fatal_signal(int sig) {
+  char head[160];
+  int n = std::snprintf(head, sizeof head, "\nheadprune %s: crashed (%s); backtrace:\n", g_command,
+                        sig == SIGSEGV ? "segmentation fault" : sig == SIGBUS ? "bus error"
+                        : sig == SIGILL ? "illegal instruction" : "floating-point exception");
+  if (n > 0) (void)!::write(STDERR_FILENO, head, static_cast<size_t>(std::min<int>(n, sizeof head - 1)));
+  void* frames[64];
+  int depth = ::backtrace(frames, 64);
+  ::backtrace_symbols_fd(frames, depth, STDERR_FILENO);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+static void install_crash_handler() {
+  void* warm[1];
+  ::backtrace(warm, 1);  // loads libgcc's unwinder now, not inside the handler
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE}) std::signal(sig, on_fatal_signal);
+}
+
 static void usage() {
   std::printf("headprune %s — structured pruning of Transformers that makes them measurably faster\n\n"
               "usage: headprune <command> [options]   (headprune <command> --help for options)\n\n"
@@ -45,9 +76,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string name = argv[1];
+  install_crash_handler();
   hp::Args args(argv + 2, argv + argc);
   for (const auto& c : hp::commands()) {
     if (name != c.name) continue;
+    g_command = c.name;
     try {
       return c.fn(args);
     } catch (const hp::Error& e) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "io/hf_config.h"
 
@@ -132,8 +133,8 @@ void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const Tenso
     exists = fs::exists(st);
     HP_CHECK(!exists || fs::is_directory(st), dir, ": exists and is not a directory");
     fs::create_directories(target.parent_path());
-    fs::remove_all(tmp);  // left over from a crashed save by an earlier process with our pid
-    fs::remove_all(old);
+    remove_tree(tmp.string());  // left over from a crashed save by an earlier process with our pid
+    remove_tree(old.string());
   } catch (const fs::filesystem_error& e) {
     fail(str(dir, ": cannot prepare checkpoint save: ", e.what()));
   }
@@ -163,14 +164,14 @@ void save_checkpoint(const std::string& dir, const ModelConfig& cfg, const Tenso
       throw;
     }
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp, ec);
+    remove_tree(tmp.string(), ec);
     fail(str(dir, ": cannot save checkpoint: ", e.what()));
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    remove_tree(tmp.string(), ec);
     throw;
   }
   if (exists) {
-    fs::remove_all(old, ec);
+    remove_tree(old.string(), ec);
     if (ec)
       log_warn(str(dir, ": saved, but could not remove the previous version at ", old.string(),
                    ": ", ec.message()));
