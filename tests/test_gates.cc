@@ -29,20 +29,9 @@ namespace {
 
 using TestTokenizer = hp_test::SpecialsTokenizer;
 
-ModelConfig tiny_cfg() {
-  ModelConfig c;
-  c.arch = "bert";
-  c.task = "classify";
-  c.vocab_size = 40;
-  c.d_model = 16;
-  c.d_head = 4;
-  c.n_layer = 2;
-  c.n_head_dense = 4;
-  c.n_ff_dense = 24;
-  c.max_pos = 32;
-  c.n_labels = 3;
+ModelConfig tiny_cfg() {  // dropout at the model's defaults: gate training sees noise
+  ModelConfig c = hp_test::tiny_bert_config("classify", 40, 16, 4, 2, 24, 3, /*dropout_off=*/false);
   c.labels = {"a", "b", "c"};
-  c.set_dense_layers();
   return c;
 }
 

@@ -8,26 +8,14 @@
 #include "io/checkpoint.h"
 #include "io/model_dir.h"
 #include "model/model.h"
+#include "test_util.h"
 
 using namespace hp;
 
 namespace {
 
 ModelConfig tiny(const std::string& task = "classify") {
-  ModelConfig c;
-  c.task = task;
-  c.vocab_size = 50;
-  c.d_model = 16;
-  c.d_head = 4;
-  c.n_layer = 3;
-  c.n_head_dense = 4;
-  c.n_ff_dense = 24;
-  c.max_pos = 32;
-  c.n_labels = 3;
-  c.passthrough["hidden_dropout_prob"] = 0.0;
-  c.passthrough["attention_probs_dropout_prob"] = 0.0;
-  c.set_dense_layers();
-  return c;
+  return hp_test::tiny_bert_config(task, 50, 16, 4, 3, 24, 3);
 }
 
 ForwardInput inputs(int64_t B = 2, int64_t T = 7) {

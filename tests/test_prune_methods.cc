@@ -25,21 +25,8 @@ namespace {
 using TestTokenizer = hp_test::SpecialsTokenizer;
 
 ModelConfig tiny_cfg(const std::string& task = "classify") {
-  ModelConfig c;
-  c.arch = "bert";
-  c.task = task;
-  c.vocab_size = 40;
-  c.d_model = 16;
-  c.d_head = 4;
-  c.n_layer = 2;
-  c.n_head_dense = 4;
-  c.n_ff_dense = 24;
-  c.max_pos = 32;
-  c.n_labels = 3;
+  ModelConfig c = hp_test::tiny_bert_config(task, 40, 16, 4, 2, 24, 3);
   if (task == "classify") c.labels = {"a", "b", "c"};
-  c.passthrough["hidden_dropout_prob"] = 0.0;
-  c.passthrough["attention_probs_dropout_prob"] = 0.0;
-  c.set_dense_layers();
   return c;
 }
 

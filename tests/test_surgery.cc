@@ -6,26 +6,15 @@
 #include "eval/flops.h"
 #include "model/model.h"
 #include "surgery/surgery.h"
+#include "test_util.h"
 
 using namespace hp;
 
 namespace {
 
 ModelConfig tiny_cfg(const std::string& arch, const std::string& task) {
-  ModelConfig c;
+  ModelConfig c = hp_test::tiny_bert_config(task, 61, 24, 6, 4, 32, 2);
   c.arch = arch;
-  c.task = task;
-  c.vocab_size = 61;
-  c.d_model = 24;
-  c.d_head = 6;
-  c.n_layer = 4;
-  c.n_head_dense = 4;
-  c.n_ff_dense = 32;
-  c.max_pos = 32;
-  c.n_labels = 2;
-  c.passthrough["hidden_dropout_prob"] = 0.0;
-  c.passthrough["attention_probs_dropout_prob"] = 0.0;
-  c.set_dense_layers();
   return c;
 }
 

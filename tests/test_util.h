@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "io/tokenizer.h"
+#include "model/config.h"
 
 namespace hp_test {
 
@@ -23,5 +24,29 @@ class SpecialsTokenizer : public hp::Tokenizer {
   std::string kind() const override { return "test"; }
   std::string id_to_piece(int64_t id) const override { return "t" + std::to_string(id); }
 };
+
+// A small BERT-style config with every layer dense (n_head = d_model / d_head, max_pos 32).
+// Dropout is off unless `dropout` is false (then the model's defaults apply).
+inline hp::ModelConfig tiny_bert_config(const std::string& task, int64_t vocab, int64_t d_model,
+                                        int64_t d_head, int64_t n_layer, int64_t n_ff,
+                                        int64_t n_labels, bool dropout_off = true) {
+  hp::ModelConfig c;
+  c.arch = "bert";
+  c.task = task;
+  c.vocab_size = vocab;
+  c.d_model = d_model;
+  c.d_head = d_head;
+  c.n_layer = n_layer;
+  c.n_head_dense = d_model / d_head;
+  c.n_ff_dense = n_ff;
+  c.max_pos = 32;
+  c.n_labels = n_labels;
+  if (dropout_off) {
+    c.passthrough["hidden_dropout_prob"] = 0.0;
+    c.passthrough["attention_probs_dropout_prob"] = 0.0;
+  }
+  c.set_dense_layers();
+  return c;
+}
 
 }  // namespace hp_test
