@@ -379,3 +379,23 @@ TEST(PruningMap, PaddingIsRecordedAndShownButNotCountedAsKept) {
   EXPECT_EQ(map2["layers"][0]["neurons_kept"], json::array({0}));
   EXPECT_EQ(map2["layers"][0]["neurons_padding"].get<int>(), 1);
 }
+
+TEST(PruningMap, AfterTrainingKeepsTheStructureAndRetiresStaleFigures) {
+  nlohmann::json map = {{"method", "kprune"},
+                        {"layers", {{{"layer", 0}, {"heads_kept", {0, 2}}, {"heads_total", 4}}}},
+                        {"eval", {{"metric", "accuracy"}, {"value", 0.71}}}};
+  auto once = hp::pruning_map_after_training(map, {{"task", "classify"}, {"train", "a.tsv"}});
+  EXPECT_EQ(once["layers"], map["layers"]);
+  EXPECT_EQ(once["method"], "kprune");
+  EXPECT_FALSE(once.contains("eval"));  // the pruned model's accuracy is not the trained model's
+  EXPECT_EQ(once["eval_before_training"]["value"], 0.71);
+  ASSERT_EQ(once["trained_after_pruning"].size(), 1u);
+  EXPECT_EQ(once["trained_after_pruning"][0]["train"], "a.tsv");
+  // A second training appends its record and keeps the as-pruned figures.
+  once["eval"] = {{"metric", "accuracy"}, {"value", 0.9}};
+  auto twice = hp::pruning_map_after_training(once, {{"task", "classify"}, {"train", "b.tsv"}});
+  EXPECT_EQ(twice["eval_before_training"]["value"], 0.71);
+  ASSERT_EQ(twice["trained_after_pruning"].size(), 2u);
+  EXPECT_EQ(twice["trained_after_pruning"][1]["train"], "b.tsv");
+  EXPECT_THROW(hp::pruning_map_after_training(nlohmann::json::object(), {}), hp::Error);
+}

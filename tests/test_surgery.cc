@@ -1,11 +1,17 @@
 // Surgery invariants: masked-dense output == physically pruned output (fp32), for random masks
 // with empty sublayers and real-valued scales; FLOPs of the result == FLOPs implied by the masks.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/check.h"
 #include "eval/flops.h"
+#include "io/model_dir.h"
 #include "model/model.h"
 #include "surgery/surgery.h"
+#include "train/trainer.h"
 #include "test_util.h"
 
 using namespace hp;
@@ -160,4 +166,42 @@ TEST(Model, NoAttentionMaskEqualsAllOnesMask) {
   auto without = m->forward(in);
   in.attention_mask = torch::ones({2, 7}, torch::kInt64);
   EXPECT_LE((without - m->forward(in)).abs().max().item<float>(), 1e-6);
+}
+
+// A pruned model trained further (train --init) keeps HF's pruned_heads in config.json and
+// reloads with the pruned shapes.
+TEST(Surgery, TrainedPrunedModelKeepsPrunedHeadsAndReloads) {
+  torch::manual_seed(5);
+  auto cfg = tiny_cfg("bert", "classify");
+  cfg.labels = {"a", "b"};
+  auto dense = make_model(cfg);
+  MaskSet masks = MaskSet::ones(cfg);
+  masks.layers[2].head = torch::tensor({1.f, 0.f, 1.f, 0.f});
+  auto res = prune_model(*dense, masks);
+  auto pruned = make_model(res.config);
+  pruned->load_state(res.tensors, "pruned");
+
+  const auto dir = std::filesystem::temp_directory_path() / ("hp_test_train_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  { std::ofstream f(dir / "train.tsv"); f << "sentence\tlabel\nx\ta\ny\tb\nz\ta\n"; }
+  hp_test::SpecialsTokenizer tok;
+  TrainOptions t;
+  t.train_path = (dir / "train.tsv").string();
+  t.out_dir = (dir / "out").string();
+  t.epochs = 1;
+  t.batch = 2;
+  t.max_len = 16;
+  t.progress = false;
+  t.pruned_heads = {{}, {}, {1, 3}, {}};
+  train_model(pruned, tok, {{"pruning.json", "{}"}}, t);
+
+  std::ifstream cf(dir / "out/config.json");
+  auto j = nlohmann::json::parse(cf);
+  EXPECT_EQ(j.at("pruned_heads"), (nlohmann::json{{"2", {1, 3}}}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/pruning.json"));
+  auto back = load_model_dir(t.out_dir, torch::kCPU, /*need_tokenizer=*/false);
+  EXPECT_EQ(back.model->config().layers[2].n_head, 2);
+  EXPECT_EQ(back.model->config().layers[1].n_head, 4);
+  std::filesystem::remove_all(dir);
 }

@@ -66,6 +66,20 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* paren
   return m;
 }
 
+nlohmann::json pruning_map_after_training(nlohmann::json map, const nlohmann::json& training) {
+  HP_CHECK(map.is_object() && map.contains("layers"), "pruning map: no \"layers\" (not a pruning.json)");
+  if (map.contains("eval")) {
+    // Only the figures of the model as pruned are worth keeping: a second training would
+    // otherwise overwrite them with nothing.
+    if (!map.contains("eval_before_training")) map["eval_before_training"] = map["eval"];
+    map.erase("eval");
+  }
+  if (!map.contains("trained_after_pruning") || !map["trained_after_pruning"].is_array())
+    map["trained_after_pruning"] = json::array();
+  map["trained_after_pruning"].push_back(training);
+  return map;
+}
+
 std::vector<std::vector<int>> pruned_heads_from_map(const json& map) {
   std::vector<std::vector<int>> out;
   for (const auto& l : map.at("layers")) {

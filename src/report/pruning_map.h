@@ -32,6 +32,12 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const nlohmann::j
 // Original-numbering indices of pruned heads per layer (HF `pruned_heads`).
 std::vector<std::vector<int>> pruned_heads_from_map(const nlohmann::json& map);
 
+// The map of a pruned model after further training (`train --init` of a pruned model): the
+// structure, and so every kept/removed index, is unchanged; quality figures measured before the
+// training move from "eval" to "eval_before_training" so that no report shows them as the trained
+// model's; `training` (what was trained: init, task, data) is appended to "trained_after_pruning".
+nlohmann::json pruning_map_after_training(nlohmann::json map, const nlohmann::json& training);
+
 // Per-layer table for `headprune show`.
 std::string format_pruning_map(const nlohmann::json& map);
 

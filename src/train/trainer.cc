@@ -143,7 +143,8 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
     for (const auto& [k, v] : model->state()) state[k] = v.detach().to(torch::kCPU, dt);
     ModelConfig saved = cfg;
     saved.passthrough["headprune_max_len"] = opt.max_len;
-    save_checkpoint(opt.out_dir, saved, state, files);
+    save_checkpoint(opt.out_dir, saved, state, files,
+                    opt.pruned_heads.empty() ? nullptr : &opt.pruned_heads);
   }
   // The finished model does not need optimizer state (it is 2x the model).
   fs::remove(opt.out_dir + "/optimizer.pt");

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/tokenizer.h"
 #include "model/model.h"
@@ -29,6 +30,9 @@ struct TrainOptions {
   bool progress = true;
   std::string save_dtype = "fp32";  // fp32 | bf16
   int save_every = 1;                // checkpoint every N epochs (and after the last one)
+  // Original-numbering heads removed per layer when the model is a pruned one: written to
+  // config.json's pruned_heads so that Hugging Face loads the trained checkpoint too.
+  std::vector<std::vector<int>> pruned_heads;
 };
 
 // AdamW over the model's trainable parameters with decoupled weight decay `weight_decay`, except
