@@ -64,6 +64,8 @@ int cmd_train(const Args& args) {
             "Train a model. --task mlm pre-trains a BERT-style encoder with masked-LM on plain text\n"
             "(15% of tokens, 80/10/10). --task classify|regress trains on TSV/JSONL, from scratch or\n"
             "from --init DIR (e.g. a masked-LM model; its encoder and tokenizer are reused).\n"
+            "A pruned --init model stays pruned: its pruning.json (which heads and neurons were\n"
+            "removed) and config.json's pruned_heads carry over to --out.\n"
             "A checkpoint is written to --out after every epoch; --resume continues from it.");
   o.add("task", "classify", "mlm | classify | regress")
       .add("train", "", "training data (.txt for mlm, comma-separated files allowed; .tsv/.jsonl for classification)", true)
