@@ -7,7 +7,6 @@
 #include "core/log.h"
 #include "eval/bench.h"
 #include "eval/flops.h"
-#include "io/checkpoint.h"
 #include "io/model_dir.h"
 
 namespace hp {
@@ -50,18 +49,7 @@ int cmd_bench(const Args& args) {
   std::vector<std::string> dirs = {o.str("model")};
   if (o.given("compare")) dirs.push_back(o.str("compare"));
   std::vector<std::shared_ptr<Model>> models;
-  for (const auto& d : dirs) {
-    std::shared_ptr<Model> m;
-    if (o.on("shape-only")) {
-      torch::manual_seed(0);
-      m = make_model(load_config(d));
-    } else {
-      m = load_model_dir(d, bo.device, false).model;
-    }
-    m->to(bo.device, dtype);
-    m->eval();
-    models.push_back(m);
-  }
+  for (const auto& d : dirs) models.push_back(load_model_for_bench(d, bo.device, dtype, o.on("shape-only")));
   auto res = bench_models(models, bo);
   auto entry = [&](size_t i) {
     const auto& r = res[i];

@@ -28,12 +28,7 @@ struct Reference {
 
 nlohmann::json bench_pair(const std::string& dense_dir, const std::string& pruned_dir, const BenchOptions& bo) {
   std::vector<std::shared_ptr<Model>> models;
-  for (const auto& d : {dense_dir, pruned_dir}) {
-    auto lm = load_model_dir(d, bo.device, false);
-    lm.model->to(bo.device, bo.dtype);
-    lm.model->eval();
-    models.push_back(lm.model);
-  }
+  for (const auto& d : {dense_dir, pruned_dir}) models.push_back(load_model_for_bench(d, bo.device, bo.dtype));
   auto r = bench_models(models, bo);
   double f0 = count_flops(models[0]->config(), bo.seq_len).total();
   double f1 = count_flops(models[1]->config(), bo.seq_len).total();

@@ -113,10 +113,6 @@ int cmd_train(const Args& args) {
     auto lm = load_model_dir(o.str("init"), torch::kCPU);
     tok = std::move(lm.tokenizer);
     aux = lm.aux_files;
-    if (aux.count("pruning.json"))
-      aux["pruning.json"] = pruning_map_after_training(
-          nlohmann::json::parse(aux["pruning.json"]),
-          {{"init", o.str("init")}, {"task", task}, {"train", o.str("train")}}).dump(1);
     ModelConfig cfg = lm.model->config();
     if (cfg.task == task) {
       model = lm.model;
@@ -191,10 +187,18 @@ int cmd_train(const Args& args) {
   t.save_every = o.integer("save-every");
   HP_CHECK(t.save_dtype == "fp32" || t.save_dtype == "bf16", "--save-dtype must be fp32 or bf16");
 
-  // A pruned model stays one after training: its map travels with it (see above) and config.json
-  // keeps pruned_heads.
-  if (aux.count("pruning.json"))
-    t.pruned_heads = pruned_heads_from_map(nlohmann::json::parse(aux["pruning.json"]));
+  // A pruned model stays one after training: its map travels with it (a map taken from --init
+  // records this training; one in --out being resumed already does) and config.json keeps
+  // pruned_heads.
+  if (aux.count("pruning.json")) {
+    auto map = nlohmann::json::parse(aux["pruning.json"]);
+    if (!resume) {
+      map = pruning_map_after_training(
+          std::move(map), {{"init", o.str("init")}, {"task", task}, {"train", o.str("train")}});
+      aux["pruning.json"] = map.dump(1);
+    }
+    t.pruned_heads = pruned_heads_from_map(map);
+  }
   t.progress = !o.on("quiet");
   aux["train_args.json"] = o.effective().dump(1);
   auto log = train_model(model, *tok, aux, t);

@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <cstdlib>
-
 #include <torch/torch.h>
 
 #include <cstdlib>

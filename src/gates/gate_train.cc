@@ -112,9 +112,7 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
     auto batches = make_length_bucketed_batches(lengths, opt.batch, true, opt.seed + uint64_t(epoch));
     for (const auto& idx : batches) {
       if (step >= total) break;
-      // Linear warm-up, then linear decay to 0 at the last step (the trainer's schedule).
-      double mult = step < warm ? double(step + 1) / double(warm)
-                                : std::max(0.0, double(total - step) / double(std::max<int64_t>(1, total - warm)));
+      const double mult = warmup_linear_decay(step, warm, total);  // the trainer's schedule
       for (auto& g : model_opt.param_groups())
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(opt.lr * mult);
       for (auto& g : gate_opt.param_groups())

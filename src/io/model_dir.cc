@@ -28,6 +28,20 @@ LoadedModel load_model_dir(const std::string& dir, torch::Device device, bool ne
   return lm;
 }
 
+std::shared_ptr<Model> load_model_for_bench(const std::string& dir, torch::Device device, torch::Dtype dtype,
+                                            bool shape_only) {
+  std::shared_ptr<Model> m;
+  if (shape_only) {
+    torch::manual_seed(0);
+    m = make_model(load_config(dir));
+  } else {
+    m = load_model_dir(dir, device, false).model;
+  }
+  m->to(device, dtype);
+  m->eval();
+  return m;
+}
+
 void save_model_dir(const std::string& dir, const Model& model,
                     const std::map<std::string, std::string>& aux_files) {
   TensorMap state;

@@ -14,7 +14,7 @@ const std::map<std::string, MethodInfo>& prune_methods() {
       {"magnitude", {prune_magnitude, false, "weight-norm importance of heads and neurons"}},
       {"kwon", {prune_kwon, true, "Kwon et al. 2022: Fisher search, mask rearrangement, LSQ mask tuning"}},
       {"kprune", {prune_kprune, true, "Kprune: knowledge-preserving sublayer-wise pruning + weight tuning"}},
-      {"michel", {prune_michel, true, "Michel et al. 2019: |dL/dmask| importance, one shot under the budget"}},
+      {"michel", {prune_michel, true, "Michel et al. 2019: |dL/dmask| importance, iterative 10% steps to the budget"}},
       // Gate-trained (src/gates/, docs/gates.md): train the model jointly with per-head gates.
       {"voita", {prune_voita, true, "Voita et al. 2019: Hard Concrete head gates + L0 penalty (--l0)", true}},
       {"pass", {prune_pass, true, "PASS: almost-sure sparsity loss, clip & reopen, exactly --keep-heads", true}},

@@ -27,6 +27,11 @@ static void set_lr(torch::optim::AdamW& optim, double lr) {
     static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 }
 
+double warmup_linear_decay(int64_t step, int64_t warm, int64_t total) {
+  return step < warm ? double(step + 1) / double(warm)
+                     : std::max(0.0, double(total - step) / double(std::max<int64_t>(1, total - warm)));
+}
+
 std::unique_ptr<torch::optim::AdamW> make_model_optimizer(Model& model, double lr, double weight_decay,
                                                           std::vector<torch::Tensor>* params) {
   std::vector<torch::Tensor> decay, plain;
@@ -99,9 +104,7 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
     int64_t n_loss = 0;
     for (const auto& idx : batches) {
       if (step >= total_steps) break;
-      double lr = step < warm ? opt.lr * (step + 1) / warm
-                              : opt.lr * std::max(0.0, double(total_steps - step) /
-                                                           double(std::max<int64_t>(1, total_steps - warm)));
+      double lr = opt.lr * warmup_linear_decay(step, warm, total_steps);
       set_lr(optim, lr);
       Batch b = make_batch(train, idx, tok);
       auto out = task_loss(*model, b, tok, nullptr, opt.seed * 7919ULL + step, device);

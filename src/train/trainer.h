@@ -35,6 +35,10 @@ struct TrainOptions {
   std::vector<std::vector<int>> pruned_heads;
 };
 
+// Learning-rate multiplier at `step` (0-based) of `total`: linear warm-up over the first `warm`
+// steps, then linear decay to 0 at the last step. Every training loop uses this schedule.
+double warmup_linear_decay(int64_t step, int64_t warm, int64_t total);
+
 // AdamW over the model's trainable parameters with decoupled weight decay `weight_decay`, except
 // LayerNorm weights and biases (no decay): the optimizer every training loop uses. `params`, if
 // given, receives the same parameters (for gradient clipping).
