@@ -15,7 +15,7 @@
 #include "gates/gate_train.h"
 #include "gates/hard_concrete.h"
 #include "gates/losses.h"
-#include "gates/methods.h"
+#include "prune/gate_methods.h"
 #include "gates/topk.h"
 #include "model/model.h"
 #include "prune/method.h"
@@ -282,19 +282,21 @@ TEST(GatesL0Layerwise, OutputScaling) {
   layout.sizes = {4, 4, 4, 4};
   layout.offsets = {0, 4, 8, 12};
   layout.total = 16;
+  layout.sublayer = {0, 1, 2, 3};  // a layout of four attention sublayers only
+  layout.n_sublayers = 4;
   // Layer 0 all open; layer 1 two closed; layer 2 all closed; layer 3 three closed.
   auto la = torch::tensor({3.0, 2.0, 0.5, 4.0, 3.0, -3.0, 1.0, -0.2, -3.0, -2.0, -1.0, -4.0, 2.0, -1.0, -1.0, -1.0},
                           torch::kFloat64);
   auto m = l0_layerwise_final_masks(layout, hc, la, true, -1);
-  ASSERT_EQ(m.layers.size(), 4u);
-  auto v = [&](int l, int h) { return m.layers[size_t(l)].head[h].item<double>(); };
+  ASSERT_EQ(m.size(), 4u);
+  auto v = [&](int l, int h) { return m[size_t(l)][h].item<double>(); };
   for (int h = 0; h < 4; ++h) EXPECT_DOUBLE_EQ(v(0, h), 1.0);  // 4/4.001 clamped up to 1
   const double s1 = 4.0 / (4.0 - 2.0 + 1e-3);
   EXPECT_NEAR(v(1, 0), s1, 1e-6);
   EXPECT_NEAR(v(1, 2), s1, 1e-6);
   EXPECT_EQ(v(1, 1), 0.0);
   EXPECT_EQ(v(1, 3), 0.0);
-  EXPECT_TRUE(mask_all_zero(m.layers[2].head));  // whole attention module removed
+  EXPECT_TRUE(mask_all_zero(m[2]));  // whole attention module removed
   EXPECT_NEAR(v(3, 0), std::min(4.0, 4.0 / (1 + 1e-3)), 1e-6);
   for (int h = 1; h < 4; ++h) EXPECT_EQ(v(3, h), 0.0);
   EXPECT_DOUBLE_EQ(output_scale(4, 4), 4.0);  // clamp at H
@@ -302,13 +304,18 @@ TEST(GatesL0Layerwise, OutputScaling) {
   EXPECT_NEAR(output_scale(8, 5), 8.0 / 3.001, 1e-12);
   // scaling=0 (ablation): binary.
   auto b = l0_layerwise_final_masks(layout, hc, la, false, -1);
-  EXPECT_EQ(b.layers[1].head[0].item<double>(), 1.0);
-  EXPECT_EQ(b.kept_heads(), 4 + 2 + 0 + 1);
+  const auto specs4 = [] {
+    std::vector<SublayerSpec> v(4);
+    for (int i = 0; i < 4; ++i) v[i].index = i, v[i].kind = SublayerKind::SelfAttn, v[i].units = 4, v[i].groups = 4;
+    return v;
+  }();
+  EXPECT_EQ(b[1][0].item<double>(), 1.0);
+  EXPECT_EQ(b.kept_heads(specs4), 4 + 2 + 0 + 1);
   // Voita: threshold 0.5 with the deterministic gate folded; top-K when asked.
   auto vm = voita_final_masks(layout, hc, la, 0.5, true, -1);
-  EXPECT_EQ(vm.kept_heads(), 7);
-  EXPECT_NEAR(vm.layers[0].head[2].item<double>(), hc.deterministic(torch::tensor(0.5)).item<double>(), 1e-6);
-  EXPECT_EQ(voita_final_masks(layout, hc, la, 0.5, true, 5).kept_heads(), 5);
+  EXPECT_EQ(vm.kept_heads(specs4), 7);
+  EXPECT_NEAR(vm[0][2].item<double>(), hc.deterministic(torch::tensor(0.5)).item<double>(), 1e-6);
+  EXPECT_EQ(voita_final_masks(layout, hc, la, 0.5, true, 5).kept_heads(specs4), 5);
 }
 
 // (4) + (6) Short runs on a tiny BERT: exactly K heads, deterministic, gates.csv well formed.
@@ -320,11 +327,16 @@ TEST(GatesTraining, ExactKAndGatesCsv) {
     SCOPED_TRACE(name);
     auto r = run_method(fn, params);
     const auto& m = r.out.masks;
-    ASSERT_EQ(m.layers.size(), 2u);
-    EXPECT_EQ(m.kept_heads(), K);
-    for (const auto& l : m.layers) {
-      EXPECT_FALSE(l.neuron.defined());
-      EXPECT_TRUE(torch::equal(l.head, l.head.ne(0).to(torch::kFloat32)));  // binary
+    const auto& specs = r.model->sublayers();
+    ASSERT_EQ(m.size(), specs.size());
+    EXPECT_EQ(m.kept_heads(specs), K);
+    for (const auto& sp : specs) {
+      const auto& t = m[sp.index];
+      if (sp.kind == SublayerKind::Ffn) {
+        EXPECT_FALSE(t.defined());
+      } else {
+        EXPECT_TRUE(torch::equal(t, t.ne(0).to(torch::kFloat32)));  // binary
+      }
     }
     EXPECT_EQ(r.out.info["steps"], steps);
     EXPECT_EQ(r.out.info["kept_heads"], K);
@@ -371,10 +383,18 @@ TEST(GatesTraining, PassReachesExactKAndIsDeterministic) {
   EXPECT_EQ(a.out.info["reopen_events"].size(), 3u);
   auto b = run_method(prune_pass, params);
   EXPECT_EQ(a.out.files.at("gates.csv"), b.out.files.at("gates.csv"));
-  for (size_t il = 0; il < 2; ++il) EXPECT_TRUE(torch::equal(a.out.masks.layers[il].head, b.out.masks.layers[il].head));
-  // The model was trained in place, identically.
-  auto sa = a.model->state(), sb = b.model->state();
-  for (const auto& [k, v] : sa) EXPECT_TRUE(torch::equal(v, sb.at(k))) << k;
+  for (size_t s = 0; s < a.out.masks.size(); ++s)
+    if (a.out.masks[s].defined()) EXPECT_TRUE(torch::equal(a.out.masks[s], b.out.masks[s]));
+  // The trained weights come back identically, the caller's model untouched.
+  ASSERT_EQ(a.out.weights.size(), a.model->state().size());
+  auto fresh = tiny_model(1)->state();
+  bool changed = false;
+  for (const auto& [k, v] : a.out.weights) {
+    EXPECT_TRUE(torch::equal(v, b.out.weights.at(k))) << k;
+    EXPECT_TRUE(torch::equal(a.model->state().at(k), fresh.at(k))) << "model written: " << k;
+    changed |= !torch::equal(v, fresh.at(k));
+  }
+  EXPECT_TRUE(changed);  // training did move the weights
   // Another seed gives another trajectory.
   auto c = run_method(prune_pass, params, 4);
   EXPECT_NE(a.out.files.at("gates.csv"), c.out.files.at("gates.csv"));
@@ -384,23 +404,24 @@ TEST(GatesTraining, VoitaAndL0LayerwiseRun) {
   // Without penalty some gates stay open; the L0 penalty closes them (the random tiny model's task
   // gradient on the gates is weak, so even a small lambda closes every gate within 30 steps).
   auto v = run_method(prune_voita, {{"l0", 0.0}, {"steps", 30}, {"batch", 8}, {"gate_lr", 0.1}});
-  int64_t kept = v.out.masks.kept_heads();
+  const auto& specs = v.model->sublayers();
+  int64_t kept = v.out.masks.kept_heads(specs);
   EXPECT_GT(kept, 0);
   auto v2 = run_method(prune_voita, {{"l0", 0.001}, {"steps", 30}, {"batch", 8}, {"gate_lr", 0.1}});
-  EXPECT_LT(v2.out.masks.kept_heads(), kept);
+  EXPECT_LT(v2.out.masks.kept_heads(specs), kept);
   EXPECT_LT(v2.out.info["open_deterministic"].get<int64_t>(), v.out.info["open_deterministic"].get<int64_t>());
   EXPECT_EQ(v.out.info["kept_heads"], kept);
-  for (const auto& l : v.out.masks.layers) {  // folded deterministic gates: 0 or in (0.5, 1]
-    auto h = l.head;
+  for (const auto& h : v.out.masks.sub) {  // folded deterministic gates: 0 or in (0.5, 1]
+    if (!h.defined()) continue;
     EXPECT_TRUE(torch::logical_or(h.eq(0), torch::logical_and(h.gt(0.5), h.le(1))).all().item<bool>());
   }
   auto vk = run_method(prune_voita, {{"keep_heads", 5}, {"steps", 10}, {"batch", 8}});
-  EXPECT_EQ(vk.out.masks.kept_heads(), 5);
+  EXPECT_EQ(vk.out.masks.kept_heads(specs), 5);
   // A strong penalty closes gates; values are 0 or the layer's output scale (>= 1).
   auto l = run_method(prune_l0_layerwise, {{"l0", 2.0}, {"steps", 40}, {"batch", 8}, {"gate_lr", 0.3}});
-  EXPECT_LT(l.out.masks.kept_heads(), 8);
-  for (const auto& lm : l.out.masks.layers) {
-    auto h = lm.head;
+  EXPECT_LT(l.out.masks.kept_heads(specs), 8);
+  for (const auto& h : l.out.masks.sub) {
+    if (!h.defined()) continue;
     EXPECT_TRUE(torch::logical_or(h.eq(0), h.ge(1)).all().item<bool>());
   }
   // Misspelt parameters are errors, not silent defaults.

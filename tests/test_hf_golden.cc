@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 
 using namespace hp;
 

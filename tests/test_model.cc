@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 #include "io/checkpoint.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -58,7 +58,7 @@ TEST(Model, OnesMaskEqualsNoMask) {
   torch::manual_seed(0);
   auto m = make_model(tiny());
   auto in = inputs();
-  auto masks = MaskSet::ones(m->config());
+  auto masks = MaskSet::ones(m->sublayers());
   EXPECT_LT((m->forward(in) - m->forward(in, &masks)).abs().max().item<float>(), 1e-6);
 }
 
@@ -68,13 +68,14 @@ TEST(Model, HeadMaskIsLinearInContext) {
   torch::manual_seed(0);
   auto m = make_model(tiny());
   auto in = inputs();
+  const int s = hp_test::attn_of(m->sublayers(), 1);
   auto run = [&](float v) {
-    auto masks = MaskSet::ones(m->config());
-    masks.layers[1].head[2] = v;
-    Trace t;
+    auto masks = MaskSet::ones(m->sublayers());
+    masks[s][2] = v;
+    Recorder t;
     t.keep_outputs = true;
     m->forward(in, &masks, &t);
-    return t.attn_out[1];
+    return t.outputs[s];
   };
   auto o0 = run(0), o1 = run(1), oh = run(0.5);
   EXPECT_LT((oh - 0.5 * (o0 + o1)).abs().max().item<float>(), 1e-5);
@@ -84,22 +85,26 @@ TEST(Model, AllZeroMaskSkipsSublayer) {
   torch::manual_seed(0);
   auto m = make_model(tiny());
   auto in = inputs();
-  auto masks = MaskSet::ones(m->config());
-  masks.layers[0].head.zero_();
-  masks.layers[2].neuron.zero_();
-  Trace t;
+  const auto& specs = m->sublayers();
+  auto masks = MaskSet::ones(specs);
+  masks[hp_test::attn_of(specs, 0)].zero_();
+  masks[hp_test::ffn_of(specs, 2)].zero_();
+  Recorder t;
   t.keep_outputs = true;
   t.keep_inputs = true;
   m->forward(in, &masks, &t);
-  EXPECT_FALSE(t.attn_out[0].defined());
-  EXPECT_FALSE(t.ffn_out[2].defined());
-  EXPECT_TRUE(t.attn_out[1].defined());
+  t.outputs.resize(specs.size());
+  EXPECT_FALSE(t.outputs[hp_test::attn_of(specs, 0)].defined());
+  EXPECT_FALSE(t.outputs[hp_test::ffn_of(specs, 2)].defined());
+  EXPECT_TRUE(t.outputs[hp_test::attn_of(specs, 1)].defined());
+  // The probe still sees the stream entering a skipped sublayer.
+  EXPECT_TRUE(t.inputs[hp_test::attn_of(specs, 0)].defined());
 }
 
 TEST(Model, RejectsMismatchedMasks) {
   auto m = make_model(tiny());
-  auto masks = MaskSet::ones(m->config());
-  masks.layers[1].head = torch::ones({3});
+  auto masks = MaskSet::ones(m->sublayers());
+  masks[hp_test::attn_of(m->sublayers(), 1)] = torch::ones({3});
   EXPECT_THROW(m->forward(inputs(), &masks), Error);
 }
 

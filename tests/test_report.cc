@@ -51,6 +51,34 @@ std::string error_of(const std::function<void()>& fn) {
 
 constexpr int kLayers = 4, kHeads = 6, kFf = 32;
 
+// make_pruning_map for a model of (self-attention, FFN) layers given per layer: the parent's
+// config, the kept head / neuron indices (parent numbering) and the child's stored FFN widths.
+json layer_map(const ModelConfig& parent, const json* parent_map, const ModelConfig& child,
+               const std::vector<std::vector<int>>& heads, const std::vector<std::vector<int>>& neurons,
+               const PruningRecord& rec, double dense, double kept) {
+  std::vector<hp::SublayerSpec> specs;
+  std::vector<int64_t> dense_units, padding;
+  std::vector<std::vector<int64_t>> ku, kg;
+  for (int il = 0; il < parent.n_layer; ++il) {
+    hp::SublayerSpec a, f;
+    a.index = 2 * il, a.kind = hp::SublayerKind::SelfAttn, a.layer = il;
+    a.units = a.groups = parent.layers[il].n_head;
+    f.index = 2 * il + 1, f.kind = hp::SublayerKind::Ffn, f.layer = il;
+    f.units = parent.layers[il].n_ff;
+    specs.push_back(a), specs.push_back(f);
+    dense_units.push_back(parent.n_head_dense), dense_units.push_back(parent.n_ff_dense);
+    ku.push_back({heads[il].begin(), heads[il].end()});
+    kg.push_back(ku.back());
+    ku.push_back({neurons[il].begin(), neurons[il].end()});
+    kg.push_back({});
+    padding.push_back(0);
+    padding.push_back(child.layers[il].n_ff - int64_t(neurons[il].size()));
+  }
+  hp::MapFlops fl;
+  fl.dense = dense, fl.kept = kept, fl.padded = kept;
+  return make_pruning_map(specs, dense_units, parent_map, ku, kg, padding, rec, fl);
+}
+
 // A pruning.json as `headprune prune` writes it: make_pruning_map on a dense parent.
 json pruning_map(const std::string& method, double keep, const std::vector<std::vector<int>>& heads,
                  const std::vector<int>& n_neurons) {
@@ -71,7 +99,7 @@ json pruning_map(const std::string& method, double keep, const std::vector<std::
   rec.keep_flops = keep;
   rec.seq_len = 128;
   rec.extra["seconds"] = 2.5;
-  return make_pruning_map(parent, nullptr, child, heads, neurons, rec, 100.0, 100.0 * keep);
+  return layer_map(parent, nullptr, child, heads, neurons, rec, 100.0, 100.0 * keep);
 }
 
 class ReportTest : public ::testing::Test {
@@ -363,7 +391,7 @@ TEST(PruningMap, PaddingIsRecordedAndShownButNotCountedAsKept) {
   PruningRecord rec;
   rec.method = "pass";
   rec.extra["params"] = json{{"keep_heads", 5}};
-  json map = make_pruning_map(parent, nullptr, child, heads, neurons, rec, 100.0, 40.0);
+  json map = layer_map(parent, nullptr, child, heads, neurons, rec, 100.0, 40.0);
   EXPECT_EQ(map["kept_neurons"].get<int>(), 13);
   EXPECT_EQ(map["padding_neurons"].get<int>(), 3);
   EXPECT_EQ(map["layers"][0]["neurons_padding"].get<int>(), 3);
@@ -375,7 +403,7 @@ TEST(PruningMap, PaddingIsRecordedAndShownButNotCountedAsKept) {
   // to no original neuron.
   ModelConfig grandchild = child;
   grandchild.layers[0].n_ff = 2;
-  json map2 = make_pruning_map(child, &map, grandchild, {{0, 1, 2, 3}, {0}}, {{0, 14}, {}}, rec, 100.0, 10.0);
+  json map2 = layer_map(child, &map, grandchild, {{0, 1, 2, 3}, {0}}, {{0, 14}, {}}, rec, 100.0, 10.0);
   EXPECT_EQ(map2["layers"][0]["neurons_kept"], json::array({0}));
   EXPECT_EQ(map2["layers"][0]["neurons_padding"].get<int>(), 1);
 }

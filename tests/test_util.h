@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "io/tokenizer.h"
-#include "model/config.h"
+#include "config/model_config.h"
+#include "core/check.h"
+#include "model/sublayer.h"
 
 namespace hp_test {
 
@@ -47,6 +49,21 @@ inline hp::ModelConfig tiny_bert_config(const std::string& task, int64_t vocab, 
   }
   c.set_dense_layers();
   return c;
+}
+
+// Index of the sublayer of `kind` in `layer` (tests address sublayers by what they are, never by
+// position arithmetic).
+inline int sub_index(const std::vector<hp::SublayerSpec>& specs, hp::SublayerKind kind, int layer,
+                     hp::Stack stack = hp::Stack::Encoder) {
+  for (const auto& s : specs)
+    if (s.kind == kind && s.layer == layer && s.stack == stack) return s.index;
+  hp::fail(hp::str("no ", hp::to_string(kind), " sublayer in layer ", layer));
+}
+inline int attn_of(const std::vector<hp::SublayerSpec>& specs, int layer) {
+  return sub_index(specs, hp::SublayerKind::SelfAttn, layer);
+}
+inline int ffn_of(const std::vector<hp::SublayerSpec>& specs, int layer) {
+  return sub_index(specs, hp::SublayerKind::Ffn, layer);
 }
 
 }  // namespace hp_test

@@ -6,8 +6,8 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/bench.h"
-#include "eval/flops.h"
-#include "io/model_dir.h"
+#include "model/cost.h"
+#include "model/model_dir.h"
 
 namespace hp {
 
@@ -53,7 +53,7 @@ int cmd_bench(const Args& args) {
   auto res = bench_models(models, bo);
   auto entry = [&](size_t i) {
     const auto& r = res[i];
-    double fl = count_flops(models[i]->config(), bo.seq_len).total();
+    double fl = Budget(models[i]->sublayers(), bo.seq_len).total();
     return nlohmann::json{{"model", dirs[i]},
                           {"median_ms", r.median_ms},
                           {"p90_ms", r.p90_ms},

@@ -11,11 +11,11 @@
 #include "core/log.h"
 #include "eval/bench.h"
 #include "eval/evaluate.h"
-#include "eval/flops.h"
+#include "model/cost.h"
 #include "io/checkpoint.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 #include "report/html_report.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 
@@ -30,8 +30,8 @@ nlohmann::json bench_pair(const std::string& dense_dir, const std::string& prune
   std::vector<std::shared_ptr<Model>> models;
   for (const auto& d : {dense_dir, pruned_dir}) models.push_back(load_model_for_bench(d, bo.device, bo.dtype));
   auto r = bench_models(models, bo);
-  double f0 = count_flops(models[0]->config(), bo.seq_len).total();
-  double f1 = count_flops(models[1]->config(), bo.seq_len).total();
+  double f0 = Budget(models[0]->sublayers(), bo.seq_len).total();
+  double f1 = Budget(models[1]->sublayers(), bo.seq_len).total();
   return {{"dense_median_ms", r[0].median_ms}, {"median_ms", r[1].median_ms}, {"p90_ms", r[1].p90_ms},
           {"speedup", r[0].median_ms / r[1].median_ms}, {"flops_ratio", f0 / f1},
           {"device", bo.device.str()}, {"dtype", "fp32"}, {"threads", torch::get_num_threads()},

@@ -4,7 +4,7 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/evaluate.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 
 namespace hp {
 

@@ -7,7 +7,7 @@
 #include "cli/options.h"
 #include "core/check.h"
 #include "io/checkpoint.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 
 namespace hp {
 

@@ -6,7 +6,7 @@
 #include "cli/options.h"
 #include "cli/prune_job.h"
 #include "core/check.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 #include "prune/method.h"
 #include "report/pruning_map.h"
 

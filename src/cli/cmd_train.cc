@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "data/readers.h"
 #include "io/checkpoint.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 #include "report/pruning_map.h"
 #include "train/trainer.h"
 

@@ -10,7 +10,7 @@
 
 #include "core/check.h"
 #include "core/log.h"
-#include "model/config.h"
+#include "config/model_config.h"
 
 namespace hp {
 

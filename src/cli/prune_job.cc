@@ -5,13 +5,13 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/evaluate.h"
-#include "eval/flops.h"
+#include "model/cost.h"
 #include "io/checkpoint.h"
-#include "io/model_dir.h"
+#include "model/model_dir.h"
 #include "prune/method.h"
 #include "report/pruning_map.h"
 #include "surgery/surgery.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 
@@ -40,26 +40,36 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   PruneContext ctx{*lm.model};
   ctx.tok = lm.tokenizer.get();
   ctx.calib = calib ? &*calib : nullptr;
+  ctx.data_path = job.data;  // gate methods train on all of it
+  ctx.max_len = max_len;
   ctx.device = device;
   ctx.keep_flops = job.keep_flops;
   ctx.seq_len = seq_len;
   ctx.seed = job.seed;
   ctx.progress = job.progress;
   ctx.params = job.params;
-  ctx.params["max_len"] = max_len;
-  if (method.trains) ctx.params["data"] = job.data;  // gate methods train on all of it
-  if (method.trains) lm.model->train();
-  else lm.model->eval();
-  PruneOutput po = method.fn(ctx);
   lm.model->eval();
+  // The contract: a method returns masks and weight updates and never writes into the model.
+  // Tensor version counters move on every in-place write, so checking them costs no copy.
+  std::map<std::string, int64_t> versions;
+  for (const auto& [k, v] : lm.model->state()) versions[k] = v._version();
+  PruneOutput po = method.fn(ctx);
+  for (const auto& [k, v] : lm.model->state())
+    HP_CHECK(v._version() == versions.at(k), "method ", job.method, " wrote into the model's tensor '",
+             k, "' (methods must return weight updates instead)");
   const double prune_seconds = timer.seconds();
 
-  auto res = prune_model(*lm.model, po.masks, job.ffn_align);
-  const double dense = dense_flops(cfg, seq_len), kept = count_flops(res.config, seq_len).total();
+  const auto& specs = lm.model->sublayers();
+  auto res = prune_model(*lm.model, po.masks, job.ffn_align, po.weights);
+  const Budget parent_budget(specs, seq_len);
+  MapFlops flops;
+  flops.dense = dense_flops(cfg, seq_len);
+  flops.kept = parent_budget.cost(po.masks.binarized());  // real units only
+  flops.padded = Budget(res.config, seq_len).total();     // the shapes as stored
   PruningRecord rec;
   rec.method = job.method;
   // Gate-trained methods have a head budget (params), not a FLOPs budget: record what they kept.
-  rec.keep_flops = method.trains ? kept / dense : job.keep_flops;
+  rec.keep_flops = method.trains ? flops.kept / flops.dense : job.keep_flops;
   rec.seq_len = seq_len;
   rec.calib_data = job.data;
   rec.calib_tokens = calib_tokens;
@@ -72,8 +82,14 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   nlohmann::json parent;
   const bool has_parent = lm.aux_files.count("pruning.json");
   if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));
-  auto map = make_pruning_map(cfg, has_parent ? &parent : nullptr, res.config, res.kept_heads,
-                              res.kept_neurons, rec, dense, kept);
+  std::vector<int64_t> dense_units;
+  {
+    ModelConfig dense_cfg = cfg;
+    dense_cfg.set_dense_layers();
+    for (const auto& sp : sublayers_of(dense_cfg)) dense_units.push_back(sp.units);
+  }
+  auto map = make_pruning_map(specs, dense_units, has_parent ? &parent : nullptr, res.kept_units,
+                              res.kept_groups, res.padded_units, rec, flops);
   auto pruned = make_model(res.config);
   pruned->load_state(res.tensors, "surgery result");
   if (!job.eval_path.empty()) {
@@ -97,12 +113,13 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   save_checkpoint(job.out_dir, res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);
 
   nlohmann::json j = {{"method", job.method},
-                      {"kept_heads", res.config.total_heads()},
+                      {"kept_heads", map["kept_heads"]},
                       {"total_heads", map["total_heads"]},
                       {"kept_neurons", map["kept_neurons"]},
                       {"padding_neurons", map["padding_neurons"]},
                       {"total_neurons", map["total_neurons"]},
-                      {"kept_flops_ratio", kept / dense},
+                      {"kept_flops_ratio", flops.kept / flops.dense},
+                      {"stored_flops_ratio", flops.padded / flops.dense},
                       {"seq_len", seq_len},
                       {"seconds", prune_seconds},
                       {"out", job.out_dir},

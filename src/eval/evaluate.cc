@@ -18,41 +18,6 @@ nlohmann::json EvalResult::to_json() const {
   return j;
 }
 
-MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed) {
-  const std::vector<int64_t> specials = special_ids(tok);
-  MlmEvalSet set;
-  for (size_t i = 0; i < data.items.size(); ++i) {
-    const auto& ids = data.items[i].ids;
-    auto t = torch::tensor(ids, torch::kInt64).view({1, -1});
-    auto m = mlm_mask(t, torch::ones_like(t), 0.15, tok.mask_id, tok.vocab_size(), specials,
-                      seed * 1000003ULL + i);
-    auto in = m.input_ids.view(-1), lab = m.labels.view(-1);
-    set.inputs.emplace_back(in.data_ptr<int64_t>(), in.data_ptr<int64_t>() + in.numel());
-    set.targets.emplace_back(lab.data_ptr<int64_t>(), lab.data_ptr<int64_t>() + lab.numel());
-  }
-  return set;
-}
-
-Batch collate_mlm(const MlmEvalSet& set, const std::vector<int>& idx, int64_t pad_id,
-                  torch::Tensor* targets) {
-  int64_t T = 0;
-  for (int i : idx) T = std::max<int64_t>(T, set.inputs[i].size());
-  const int64_t B = idx.size();
-  Batch b;
-  b.input_ids = torch::full({B, T}, pad_id, torch::kInt64);
-  b.attention_mask = torch::zeros({B, T}, torch::kInt64);
-  b.token_type_ids = torch::zeros({B, T}, torch::kInt64);
-  *targets = torch::full({B, T}, -100, torch::kInt64);
-  for (int64_t r = 0; r < B; ++r) {
-    const auto& in = set.inputs[idx[r]];
-    const auto& tg = set.targets[idx[r]];
-    int64_t n = in.size();
-    b.input_ids[r].narrow(0, 0, n).copy_(torch::tensor(in, torch::kInt64));
-    targets->index_put_({r, torch::indexing::Slice(0, n)}, torch::tensor(tg, torch::kInt64));
-    b.attention_mask[r].narrow(0, 0, n).fill_(1);
-  }
-  return b;
-}
 
 static EvalResult evaluate_mlm(Model& model, const TaskData& data, const Tokenizer& tok,
                                const MaskSet* masks, torch::Device device, int batch_size,

@@ -7,7 +7,7 @@
 
 #include "io/tokenizer.h"
 #include "model/model.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 
@@ -19,15 +19,6 @@ struct EvalResult {
   nlohmann::json extra = nlohmann::json::object();  // other metrics
   nlohmann::json to_json() const;
 };
-
-// Fixed masking of a masked-LM evaluation set: per sequence, input ids with [MASK] etc. applied
-// and the target ids (-100 where not predicted).
-struct MlmEvalSet {
-  std::vector<std::vector<int64_t>> inputs, targets;
-};
-MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed);
-Batch collate_mlm(const MlmEvalSet& set, const std::vector<int>& idx, int64_t pad_id,
-                  torch::Tensor* targets /* out: [B, T] */);
 
 EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok,
                     const MaskSet* masks, torch::Device device, int batch_size = 64,

@@ -12,12 +12,15 @@
 
 namespace hp {
 
-GateLayout GateLayout::heads_of(const ModelConfig& cfg) {
+GateLayout GateLayout::heads_of(const std::vector<SublayerSpec>& specs) {
   GateLayout g;
-  for (const auto& l : cfg.layers) {
+  g.n_sublayers = static_cast<int64_t>(specs.size());
+  for (const auto& sp : specs) {
+    if (!is_attention(sp.kind)) continue;
     g.offsets.push_back(g.total);
-    g.sizes.push_back(l.n_head);
-    g.total += l.n_head;
+    g.sizes.push_back(sp.units);
+    g.sublayer.push_back(sp.index);
+    g.total += sp.units;
   }
   return g;
 }
@@ -26,11 +29,9 @@ MaskSet GateLayout::to_masks(const torch::Tensor& flat) const {
   HP_CHECK(flat.dim() == 1 && flat.size(0) == total, "gate values: expected [", total, "], got ",
            flat.sizes());
   MaskSet m;
-  for (size_t il = 0; il < sizes.size(); ++il) {
-    LayerMask lm;
-    if (sizes[il] > 0) lm.head = flat.narrow(0, offsets[il], sizes[il]);
-    m.layers.push_back(lm);
-  }
+  m.sub.resize(n_sublayers);
+  for (size_t g = 0; g < sizes.size(); ++g)
+    if (sizes[g] > 0) m.sub[sublayer[g]] = flat.narrow(0, offsets[g], sizes[g]);
   return m;
 }
 
@@ -122,10 +123,9 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
       torch::Tensor gates = method.train_gates(st);  // [total]
       MaskSet masks = layout.to_masks(gates.to(device));
       Batch b = make_batch(data, idx, tok);
-      Trace trace;
-      trace.keep_attn_max = want_conf;
+      AttentionMaxProbe conf_probe;
       auto out = task_loss(model, b, tok, &masks, opt.seed * 7919ULL + uint64_t(step), device,
-                           want_conf ? &trace : nullptr);
+                           want_conf ? &conf_probe : nullptr);
       torch::Tensor loss = out.loss;
       torch::Tensor pen = method.penalty(st);
       if (pen.defined()) loss = loss + pen.to(loss.scalar_type());
@@ -156,14 +156,16 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
       std::vector<double> conf;
       if (want_conf) {
         conf.assign(size_t(layout.total), 0.0);
-        for (size_t il = 0; il < layout.sizes.size() && il < trace.attn_max.size(); ++il) {
-          const auto& t = trace.attn_max[il];
-          if (!t.defined() || layout.sizes[il] == 0) continue;
+        for (size_t g = 0; g < layout.sizes.size(); ++g) {
+          const int s = layout.sublayer[g];
+          if (s >= int(conf_probe.max_score.size()) || layout.sizes[g] == 0) continue;
+          const auto& t = conf_probe.max_score[s];
+          if (!t.defined()) continue;
           auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-          HP_CHECK(c.numel() == layout.sizes[il], "attention confidence of layer ", il, " has ", c.numel(),
-                   " entries for ", layout.sizes[il], " heads");
-          for (int64_t h = 0; h < layout.sizes[il]; ++h)
-            conf[size_t(layout.offsets[il] + h)] = c.data_ptr<double>()[h];
+          HP_CHECK(c.numel() == layout.sizes[g], "attention confidence of sublayer ", s, " has ",
+                   c.numel(), " entries for ", layout.sizes[g], " heads");
+          for (int64_t h = 0; h < layout.sizes[g]; ++h)
+            conf[size_t(layout.offsets[g] + h)] = c.data_ptr<double>()[h];
         }
       }
       method.after_step(GateStep{step, total, res.steps_per_epoch}, want_conf ? &conf : nullptr);

@@ -15,20 +15,23 @@
 #include "io/tokenizer.h"
 #include "model/masks.h"
 #include "model/model.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 
-// Where the gates sit: one group per attention module (here: per layer, in layer order), heads
-// numbered consecutively across groups. A group of size 0 (a layer without attention) has no gates.
+// Where the gates sit: one group per attention sublayer (in sublayer order, whatever its kind or
+// stack), heads numbered consecutively across groups. A group of size 0 (an attention sublayer
+// pruned away) has no gates.
 struct GateLayout {
   std::vector<int64_t> sizes, offsets;
+  std::vector<int> sublayer;      // sublayer index of each group
+  int64_t n_sublayers = 0;        // length of the model's sublayer list
   int64_t total = 0;
-  static GateLayout heads_of(const ModelConfig& cfg);
-  // Flat gate values [total] -> head masks (slices of `flat`, so gradients flow back to it);
-  // neuron masks stay undefined (all kept).
+  static GateLayout heads_of(const std::vector<SublayerSpec>& specs);
+  // Flat gate values [total] -> masks of the attention sublayers (slices of `flat`, so gradients
+  // flow back to it); FFN masks stay undefined (all kept).
   MaskSet to_masks(const torch::Tensor& flat) const;
-  int group_of(int64_t i) const;  // layer of flat index i
+  int group_of(int64_t i) const;  // group of flat index i
 };
 
 // Position of a training step. `step` counts completed optimizer steps (0 before the first).
@@ -85,7 +88,8 @@ struct GateTrainResult {
 // Planned number of optimizer steps for n examples.
 int64_t planned_gate_steps(int64_t n_examples, const GateTrainOptions& opt);
 
-// Trains `model` (in place, in train mode) and the method's gates on `data`.
+// Trains `model` (in place, in train mode: callers pass their own copy) and the method's gates on
+// `data`.
 GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer& tok, GateMethod& method,
                             const GateLayout& layout, const GateTrainOptions& opt, torch::Device device);
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "model/config.h"
+#include "config/model_config.h"
 
 namespace hp {
 

@@ -161,6 +161,24 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   cfg.n_head_dense = get_int(j, "num_attention_heads", where, 12);
   cfg.n_ff_dense = get_int(j, "intermediate_size", where, 3072);
   cfg.act = get_str(j, "hidden_act", where, "gelu");
+  {
+    static const std::set<std::string> kActs = {"gelu", "gelu_new", "gelu_pytorch_tanh", "relu",
+                                                "silu", "swish"};
+    HP_CHECK(kActs.count(cfg.act), where, ": hidden_act = \"", cfg.act,
+             "\" is not implemented (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)");
+  }
+  // Settings that change the computation and that the BERT model does not implement are refused,
+  // never carried along unread.
+  {
+    const std::string pet = get_str(j, "position_embedding_type", where, "absolute");
+    HP_CHECK(pet == "absolute", where, ": position_embedding_type = \"", pet,
+             "\" is not implemented (only \"absolute\")");
+    for (const char* flag : {"is_decoder", "add_cross_attention"}) {
+      auto it = j.find(flag);
+      HP_CHECK(it == j.end() || it->is_null() || (it->is_boolean() && !it->get<bool>()), where, ": ",
+               flag, " = ", it == j.end() ? "" : it->dump(), " is not implemented for BERT encoders");
+    }
+  }
   cfg.max_pos = get_int(j, "max_position_embeddings", where, 512);
   cfg.type_vocab_size = get_int(j, "type_vocab_size", where, 2);
   cfg.ln_eps = static_cast<float>(get_num(j, "layer_norm_eps", where, 1e-12));

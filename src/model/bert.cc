@@ -1,7 +1,6 @@
 #include "model/bert.h"
 
 #include "core/check.h"
-#include "model/layers.h"
 
 namespace hp {
 
@@ -15,6 +14,71 @@ torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const t
 }
 }  // namespace
 
+std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
+  std::vector<SublayerSpec> out;
+  const int64_t dh = cfg.d_head;
+  for (int il = 0; il < cfg.n_layer; ++il) {
+    const auto& lc = cfg.layers.at(il);
+    const std::string p = lp(il);
+    SublayerSpec a;
+    a.index = static_cast<int>(out.size());
+    a.kind = SublayerKind::SelfAttn;
+    a.stack = Stack::Encoder;
+    a.layer = il;
+    a.norm = NormPlace::PostLN;
+    a.units = lc.n_head;
+    a.groups = lc.n_head_kv;
+    a.d_model = cfg.d_model;
+    a.unit_width = dh;
+    a.out_proj = {p + "attention.output.dense.weight", 1, 0, dh};
+    a.unit_slices = {{p + "attention.self.query.weight", 0, 0, dh},
+                     {p + "attention.self.query.bias", 0, 0, dh},
+                     a.out_proj};
+    a.group_slices = {{p + "attention.self.key.weight", 0, 0, dh},
+                      {p + "attention.self.key.bias", 0, 0, dh},
+                      {p + "attention.self.value.weight", 0, 0, dh},
+                      {p + "attention.self.value.bias", 0, 0, dh}};
+    a.out_bias = p + "attention.output.dense.bias";
+    a.whole = {a.out_bias};
+    out.push_back(a);
+
+    SublayerSpec f;
+    f.index = static_cast<int>(out.size());
+    f.kind = SublayerKind::Ffn;
+    f.stack = Stack::Encoder;
+    f.layer = il;
+    f.norm = NormPlace::PostLN;
+    f.units = lc.n_ff;
+    f.d_model = cfg.d_model;
+    f.unit_width = 1;
+    f.out_proj = {p + "output.dense.weight", 1, 0, 1};
+    f.unit_slices = {{p + "intermediate.dense.weight", 0, 0, 1},
+                     {p + "intermediate.dense.bias", 0, 0, 1},
+                     f.out_proj};
+    f.out_bias = p + "output.dense.bias";
+    f.whole = {f.out_bias};
+    f.may_pad = true;
+    out.push_back(f);
+  }
+  return out;
+}
+
+ModelConfig BertModel::tiny(const std::string& task) {
+  ModelConfig c;
+  c.arch = "bert";
+  c.task = task;
+  c.vocab_size = 40;
+  c.d_model = 16;
+  c.d_head = 4;
+  c.n_layer = 2;
+  c.n_head_dense = 4;
+  c.n_ff_dense = 24;
+  c.max_pos = 32;
+  c.n_labels = 3;
+  c.set_dense_layers();
+  return c;
+}
+
 BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
   cfg_.validate();
   HP_CHECK(cfg_.task == "classify" || cfg_.task == "regress" || cfg_.task == "mlm",
@@ -22,6 +86,7 @@ BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
   const int64_t d = cfg_.d_model, dh = cfg_.d_head;
   dropout_ = cfg_.passthrough.value("hidden_dropout_prob", 0.1);
   attn_dropout_ = cfg_.passthrough.value("attention_probs_dropout_prob", 0.1);
+  act_ = activation_from_name(cfg_.act);
   auto zeros = [](int64_t n) { return torch::zeros({n}); };
   auto ones = [](int64_t n) { return torch::ones({n}); };
   word_emb_ = add("bert.embeddings.word_embeddings.weight", init_normal({cfg_.vocab_size, d}));
@@ -72,6 +137,7 @@ BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
     cls_w_ = add("classifier.weight", init_normal({n_out, d}));
     cls_b_ = add("classifier.bias", zeros(n_out));
   }
+  set_sublayers(describe(cfg_));
 }
 
 std::vector<std::string> BertModel::ignorable_keys() const {
@@ -81,70 +147,79 @@ std::vector<std::string> BertModel::ignorable_keys() const {
           "bert.embeddings.position_ids", "bert.pooler.*", "cls.seq_relationship.*"};
 }
 
-torch::Tensor BertModel::embed(const ForwardInput& in, Context& ctx) {
+ForwardState BertModel::begin(const ForwardInput& in) {
   const auto& ids = in.input_ids;  // [B, T]
   HP_CHECK(ids.dim() == 2, "bert: input_ids must be [B, T], got ", ids.sizes());
   const int64_t T = ids.size(1);
   HP_CHECK(T <= cfg_.max_pos, "bert: sequence length ", T, " exceeds max_position_embeddings ",
            cfg_.max_pos);
+  ForwardState st;
   auto pos = torch::arange(T, ids.options());
   auto types = in.token_type_ids.defined() ? in.token_type_ids : torch::zeros_like(ids);
   auto x = torch::embedding(word_emb_, ids) + torch::embedding(pos_emb_, pos).unsqueeze(0) +
            torch::embedding(type_emb_, types);  // [B, T, d]
   x = layer_norm(x, emb_ln_w_, emb_ln_b_, cfg_.ln_eps);
-  x = torch::dropout(x, dropout_, is_training());
+  st.x(Stack::Encoder) = torch::dropout(x, dropout_, is_training());
   if (!in.attention_mask.defined()) {  // no padding: no additive bias (fastest attention kernels)
-    ctx.token_mask = torch::ones_like(ids, ids.options().dtype(torch::kBool));
-    return x;
+    st.token_mask = torch::ones_like(ids, ids.options().dtype(torch::kBool));
+    return st;
   }
   const auto& am = in.attention_mask;
-  ctx.token_mask = am.to(torch::kBool);
+  st.token_mask = am.to(torch::kBool);
   // [B, 1, 1, T]: 0 for real tokens, finfo.min for padding
-  ctx.attn_bias = (1.0 - am.to(x.scalar_type())).mul(mask_min(x.scalar_type())).view(
+  st.attn_bias = (1.0 - am.to(x.scalar_type())).mul(mask_min(x.scalar_type())).view(
       {ids.size(0), 1, 1, T});
-  return x;
+  return st;
 }
 
-torch::Tensor BertModel::attn_sublayer(int il, const torch::Tensor& x, const Context& ctx,
-                                       const torch::Tensor& head_mask, Trace* trace) {
-  const auto& L = layers_[il];
-  const int64_t H = cfg_.layers[il].n_head;
-  if (trace && trace->keep_inputs) trace->attn_in[il] = x;
+void BertModel::apply(int s, ForwardState& st, const torch::Tensor& mask, Probe* probe) {
+  const auto& sp = sublayers().at(s);
+  auto& x = st.x(Stack::Encoder);
+  if (probe) probe->on_input(s, x);
+  x = sp.kind == SublayerKind::Ffn ? ffn(s, x, mask, probe) : attn(s, x, st, mask, probe);
+}
+
+torch::Tensor BertModel::attn(int s, const torch::Tensor& x, const ForwardState& st,
+                              const torch::Tensor& head_mask, Probe* probe) {
+  const auto& sp = sublayers()[s];
+  const auto& L = layers_[sp.layer];
+  const int64_t H = sp.units;
   if (H == 0 || mask_all_zero(head_mask))  // empty sublayer: residual path only
     return layer_norm(x, L.ln1_w, L.ln1_b, cfg_.ln_eps);
   auto q = split_heads(torch::linear(x, L.wq, L.bq), H);  // [B, H, T, dh]
   auto k = split_heads(torch::linear(x, L.wk, L.bk), H);
   auto v = split_heads(torch::linear(x, L.wv, L.bv), H);
-  if (trace && trace->keep_attn_max) trace->attn_max[il] = attention_max_score(q, k, ctx.attn_bias, ctx.token_mask);
-  auto ctxh = attention(q, k, v, ctx.attn_bias, attn_dropout_, is_training());  // [B, H, T, dh]
+  if (probe && probe->wants_attention(s)) probe->on_attention(s, q, k, st.attn_bias, st.token_mask);
+  auto ctxh = attention(q, k, v, st.attn_bias, attn_dropout_, is_training());  // [B, H, T, dh]
   if (head_mask.defined()) ctxh = ctxh * head_mask.to(ctxh.scalar_type()).view({1, H, 1, 1});
   auto units = merge_heads(ctxh);  // [B, T, H*dh]
-  if (trace && trace->keep_units) trace->attn_units[il] = units;
+  if (probe) probe->on_units(s, units);
   auto out = torch::linear(units, L.wo, L.bo);  // [B, T, d]
-  if (trace && trace->keep_outputs) trace->attn_out[il] = out;
+  if (probe) probe->on_output(s, out);
   out = torch::dropout(out, dropout_, is_training());
   return layer_norm(x + out, L.ln1_w, L.ln1_b, cfg_.ln_eps);
 }
 
-torch::Tensor BertModel::ffn_sublayer(int il, const torch::Tensor& x,
-                                      const torch::Tensor& neuron_mask, Trace* trace) {
-  const auto& L = layers_[il];
-  if (trace && trace->keep_inputs) trace->ffn_in[il] = x;
-  if (cfg_.layers[il].n_ff == 0 || mask_all_zero(neuron_mask))
+torch::Tensor BertModel::ffn(int s, const torch::Tensor& x, const torch::Tensor& neuron_mask,
+                             Probe* probe) {
+  const auto& sp = sublayers()[s];
+  const auto& L = layers_[sp.layer];
+  if (sp.units == 0 || mask_all_zero(neuron_mask))
     return layer_norm(x, L.ln2_w, L.ln2_b, cfg_.ln_eps);
-  auto h = torch::gelu(torch::linear(x, L.w_up, L.b_up));  // [B, T, n_ff]
+  auto h = activate(act_, torch::linear(x, L.w_up, L.b_up));  // [B, T, n_ff]
   if (neuron_mask.defined()) h = h * neuron_mask.to(h.scalar_type());
-  if (trace && trace->keep_units) trace->ffn_units[il] = h;
+  if (probe) probe->on_units(s, h);
   auto out = torch::linear(h, L.w_down, L.b_down);  // [B, T, d]
-  if (trace && trace->keep_outputs) trace->ffn_out[il] = out;
+  if (probe) probe->on_output(s, out);
   out = torch::dropout(out, dropout_, is_training());
   return layer_norm(x + out, L.ln2_w, L.ln2_b, cfg_.ln_eps);
 }
 
-torch::Tensor BertModel::head(const torch::Tensor& x, const Context& ctx) {
+torch::Tensor BertModel::head(const ForwardState& st) {
+  const auto& x = st.x(Stack::Encoder);
   if (cfg_.task == "mlm") {
-    auto h = ctx.predict_positions.defined() ? x.index({ctx.predict_positions}) : x;  // [N, d]
-    h = torch::gelu(torch::linear(h, mlm_w_, mlm_b_));
+    auto h = st.predict_positions.defined() ? x.index({st.predict_positions}) : x;  // [N, d]
+    h = activate(act_, torch::linear(h, mlm_w_, mlm_b_));
     h = layer_norm(h, mlm_ln_w_, mlm_ln_b_, cfg_.ln_eps);
     return torch::linear(h, word_emb_, mlm_bias_);  // [.., V] (decoder tied to embeddings)
   }
@@ -152,24 +227,6 @@ torch::Tensor BertModel::head(const torch::Tensor& x, const Context& ctx) {
   auto pooled = torch::tanh(torch::linear(cls, pool_w_, pool_b_));
   pooled = torch::dropout(pooled, dropout_, is_training());
   return torch::linear(pooled, cls_w_, cls_b_);  // [B, C]
-}
-
-SublayerNames BertModel::names(int il) const {
-  const std::string p = lp(il);
-  SublayerNames n;
-  n.wq = p + "attention.self.query.weight";
-  n.bq = p + "attention.self.query.bias";
-  n.wk = p + "attention.self.key.weight";
-  n.bk = p + "attention.self.key.bias";
-  n.wv = p + "attention.self.value.weight";
-  n.bv = p + "attention.self.value.bias";
-  n.wo = p + "attention.output.dense.weight";
-  n.bo = p + "attention.output.dense.bias";
-  n.w_up = p + "intermediate.dense.weight";
-  n.b_up = p + "intermediate.dense.bias";
-  n.w_down = p + "output.dense.weight";
-  n.b_down = p + "output.dense.bias";
-  return n;
 }
 
 }  // namespace hp

@@ -5,7 +5,27 @@
 #include <cmath>
 #include <limits>
 
+#include "core/check.h"
+
 namespace hp {
+
+Activation activation_from_name(const std::string& name, const std::string& field) {
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::GeluTanh;
+  if (name == "relu") return Activation::Relu;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  fail(str(field, " = \"", name, "\" is not implemented (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)"));
+}
+
+torch::Tensor activate(Activation a, const torch::Tensor& x) {
+  switch (a) {
+    case Activation::Gelu: return torch::gelu(x);
+    case Activation::GeluTanh: return torch::gelu(x, "tanh");
+    case Activation::Relu: return torch::relu(x);
+    case Activation::Silu: return torch::silu(x);
+  }
+  return x;
+}
 
 double mask_min(torch::ScalarType dtype) {
   switch (dtype) {

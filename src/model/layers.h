@@ -3,7 +3,16 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <string>
+
 namespace hp {
+
+// Activations of the HF configs headprune reads (hidden_act / activation_function / hidden_act):
+// "gelu" (erf), "gelu_new" and "gelu_pytorch_tanh" (tanh approximation), "relu", "silu" (= "swish").
+enum class Activation { Gelu, GeluTanh, Relu, Silu };
+// Throws naming `field` and the accepted values for any other name.
+Activation activation_from_name(const std::string& name, const std::string& field = "hidden_act");
+torch::Tensor activate(Activation a, const torch::Tensor& x);
 
 // Additive mask value for `dtype` (finfo.min, as HF does, so padded keys get exactly zero weight).
 double mask_min(torch::ScalarType dtype);

@@ -1,30 +1,53 @@
 #include "model/model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <mutex>
+
 #include "core/check.h"
+#include "model/layers.h"
 
 namespace hp {
 
-void Trace::reset(int n_layer) {
-  for (auto* v : {&attn_in, &attn_units, &attn_out, &ffn_in, &ffn_units, &ffn_out, &attn_max}) {
-    v->clear();
-    v->resize(n_layer);
-  }
+void Recorder::put(std::vector<torch::Tensor>& v, int s, const torch::Tensor& t) {
+  if (static_cast<int>(v.size()) <= s) v.resize(s + 1);
+  v[s] = t;
+}
+void Recorder::on_input(int s, const torch::Tensor& x) {
+  if (keep_inputs) put(inputs, s, x);
+}
+void Recorder::on_units(int s, const torch::Tensor& u) {
+  if (keep_units) put(units, s, u);
+}
+void Recorder::on_output(int s, const torch::Tensor& y) {
+  if (keep_outputs) put(outputs, s, y);
+}
+void Recorder::reset() {
+  inputs.clear();
+  units.clear();
+  outputs.clear();
 }
 
-torch::Tensor Model::forward(const ForwardInput& in, const MaskSet* masks, Trace* trace,
+void AttentionMaxProbe::on_attention(int s, const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& attn_bias,
+                                     const torch::Tensor& token_mask) {
+  if (static_cast<int>(max_score.size()) <= s) max_score.resize(s + 1);
+  max_score[s] = attention_max_score(q, k, attn_bias, token_mask);
+}
+
+torch::Tensor Model::forward(const ForwardInput& in, const MaskSet* masks, Probe* probe,
                              const torch::Tensor& predict_positions) {
-  if (masks) masks->check_against(cfg_);
-  if (trace) trace->reset(cfg_.n_layer);
-  Context ctx;
-  torch::Tensor x = embed(in, ctx);
-  ctx.predict_positions = predict_positions;
-  for (int il = 0; il < cfg_.n_layer; ++il) {
-    torch::Tensor hm = masks ? masks->layers[il].head : torch::Tensor();
-    torch::Tensor nm = masks ? masks->layers[il].neuron : torch::Tensor();
-    x = attn_sublayer(il, x, ctx, hm, trace);
-    x = ffn_sublayer(il, x, nm, trace);
-  }
-  return head(x, ctx);
+  if (masks) masks->check_against(specs_);
+  ForwardState st = begin(in);
+  st.predict_positions = predict_positions;
+  for (int s = 0; s < n_sublayers(); ++s)
+    apply(s, st, masks ? masks->sub[s] : torch::Tensor(), probe);
+  return head(st);
+}
+
+void Model::set_sublayers(std::vector<SublayerSpec> specs) {
+  validate_sublayers(specs);
+  specs_ = std::move(specs);
 }
 
 TensorMap Model::state() const {
@@ -32,6 +55,12 @@ TensorMap Model::state() const {
   for (const auto& p : named_parameters(/*recurse=*/true)) out[p.key()] = p.value();
   for (const auto& b : named_buffers(/*recurse=*/true)) out[b.key()] = b.value();
   return out;
+}
+
+torch::Tensor Model::param(const std::string& name) const {
+  for (const auto& p : named_parameters(true))
+    if (p.key() == name) return p.value();
+  fail(str("model has no parameter '", name, "'"));
 }
 
 void Model::load_state(const TensorMap& tensors, const std::string& where) {
@@ -58,6 +87,75 @@ void Model::load_state(const TensorMap& tensors, const std::string& where) {
     HP_CHECK(ok, where, ": unexpected tensor '", name, "' (shape ", t.sizes(),
              ") for a ", cfg_.arch, " model with task ", cfg_.task);
   }
+}
+
+const Architecture& architecture(const std::string& name) {
+  std::string known;
+  for (const auto& a : architectures()) {
+    if (a.name == name) return a;
+    known += (known.empty() ? "" : ", ") + a.name;
+  }
+  fail(str("unknown architecture '", name, "' (known: ", known, ")"));
+}
+
+std::shared_ptr<Model> make_model(const ModelConfig& cfg) { return architecture(cfg.arch).make(cfg); }
+
+std::vector<SublayerSpec> sublayers_of(const ModelConfig& cfg) {
+  auto specs = architecture(cfg.arch).sublayers(cfg);
+  validate_sublayers(specs);
+  return specs;
+}
+
+torch::Tensor out_proj_weight(const Model& model, const SublayerSpec& sp) {
+  auto w = model.param(sp.out_proj.tensor);
+  HP_CHECK(w.dim() == 2 && (sp.out_proj.axis == 0 || sp.out_proj.axis == 1), sp.name(),
+           ": output projection '", sp.out_proj.tensor, "' must be a matrix sliced on axis 0 or 1");
+  w = w.narrow(sp.out_proj.axis, sp.out_proj.offset, sp.units * sp.unit_width);
+  return sp.out_proj.axis == 1 ? w : w.t();  // [d_out, units*width]
+}
+
+torch::Dtype model_dtype(const Model& model) {
+  for (const auto& p : model.parameters())
+    if (p.is_floating_point()) return p.scalar_type();
+  return torch::kFloat32;
+}
+
+std::shared_ptr<Model> clone_model(const Model& src, torch::Device device) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the global one
+  torch::Tensor rng_state;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng_state = gen.get_state();
+  }
+  auto m = make_model(src.config());
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng_state);
+  }
+  m->to(device, model_dtype(src));
+  m->load_state(src.state(), "model copy");
+  if (src.is_training()) m->train();
+  else m->eval();
+  return m;
+}
+
+void resize_sublayer(ModelConfig& cfg, const SublayerSpec& spec, int64_t units, int64_t groups) {
+  HP_CHECK(spec.layer >= 0 && spec.layer < cfg.n_layer, "resize: ", spec.name(), " is outside the ",
+           cfg.n_layer, " layers of the config");
+  auto& l = cfg.layers[spec.layer];
+  switch (spec.kind) {
+    case SublayerKind::Ffn:
+      l.n_ff = static_cast<int>(units);
+      return;
+    case SublayerKind::SelfAttn:
+    case SublayerKind::CausalAttn:
+      l.n_head = static_cast<int>(units);
+      l.n_head_kv = static_cast<int>(groups);
+      return;
+    case SublayerKind::CrossAttn:
+      break;
+  }
+  fail(str("resize: ", spec.name(), ": the config has no sizes for this sublayer kind yet"));
 }
 
 }  // namespace hp

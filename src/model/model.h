@@ -1,18 +1,23 @@
-// The model interface every architecture implements. A model is a stack of sublayers
-// (attention, FFN) between an embedding and a task head; pruning code drives the stack one
-// sublayer at a time through this interface and never sees architecture details.
-// Parameter names are the Hugging Face checkpoint keys, so checkpoints load without a mapping.
+// The model interface every architecture implements. A model is an ordered, bottom-up list of
+// prunable sublayers (model/sublayer.h) between an embedding (`begin`) and a task head (`head`);
+// pruning code drives it one sublayer at a time through `apply` and learns everything else it
+// needs (unit groups, norm placement, tensor slices, costs) from `sublayers()`. It never asks
+// which architecture it is talking to. Parameter names are the Hugging Face checkpoint keys.
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "model/masks.h"
 #include "model/param_tree.h"
+#include "model/probe.h"
+#include "model/sublayer.h"
 
 namespace hp {
 
@@ -20,61 +25,42 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 
 struct ForwardInput {
   torch::Tensor input_ids;       // [B, T] int64
-  torch::Tensor attention_mask;  // [B, T] int64, 1 = real token
+  torch::Tensor attention_mask;  // [B, T] int64, 1 = real token (undefined = no padding)
   torch::Tensor token_type_ids;  // [B, T] int64 or undefined
 };
 
-// What a scoring method may ask a forward pass to keep (per layer; undefined when not asked or
-// when the sublayer is skipped). Shapes: [B, T, ...].
-struct Trace {
-  bool keep_inputs = false;  // residual stream entering each sublayer
-  bool keep_units = false;   // inputs of each output projection (per-head context, FFN act.)
-  bool keep_outputs = false; // sublayer output before the residual add
-  // Per head, the largest pre-softmax attention score of each query (padding excluded), averaged
-  // over the batch's real query tokens: [n_head], no gradient. Used as a head "confidence".
-  bool keep_attn_max = false;
-  std::vector<torch::Tensor> attn_max;
-  std::vector<torch::Tensor> attn_in, attn_units, attn_out;  // units: [B,T,n_head*d_head]
-  std::vector<torch::Tensor> ffn_in, ffn_units, ffn_out;     // units: [B,T,n_ff]
-  void reset(int n_layer);
-};
-
-// Names of the tensors of one layer that surgery slices. Per-head row blocks: q (n_head*d_head
-// rows), k/v (n_head_kv*d_head rows); per-head column blocks: o. FFN: up (and gate) rows, down
-// columns. Empty string = tensor absent (e.g. no bias).
-struct SublayerNames {
-  std::string wq, bq, wk, bk, wv, bv, wo, bo;
-  std::string w_up, b_up, w_gate, b_gate, w_down, b_down;
-  std::vector<std::string> attn_other, ffn_other;  // kept whole while the sublayer exists
+// Everything one batch carries between sublayers: the residual stream of each stack and the
+// per-batch values `begin` computes once. Sublayer-wise methods cache `stream` between steps.
+struct ForwardState {
+  std::array<torch::Tensor, 2> stream;  // indexed by Stack: [B, T, d] (undefined if unused)
+  torch::Tensor attn_bias;   // additive, broadcastable to [B, n_head, T, T] (undefined = none)
+  torch::Tensor token_mask;  // [B, T] bool, true on real tokens
+  // Optional [B, T] bool: token-level heads (mlm/lm) return logits only at these positions, as
+  // [N, V], so training does not materialise [B, T, V].
+  torch::Tensor predict_positions;
+  torch::Tensor& x(Stack s) { return stream[static_cast<int>(s)]; }
+  const torch::Tensor& x(Stack s) const { return stream[static_cast<int>(s)]; }
 };
 
 class Model : public ParamTree {
  public:
   explicit Model(ModelConfig cfg) : cfg_(std::move(cfg)) {}
   const ModelConfig& config() const { return cfg_; }
+  const std::vector<SublayerSpec>& sublayers() const { return specs_; }
+  int n_sublayers() const { return static_cast<int>(specs_.size()); }
 
-  // Full forward: logits ([B, C] for classify/regress, [B, T, V] for mlm/lm).
+  // Full forward: begin, every sublayer with its mask, head. Logits: [B, C] classify, [B, 1]
+  // regress, [B, T, V] (or [N, V] at predict_positions) for token-level tasks.
   torch::Tensor forward(const ForwardInput& in, const MaskSet* masks = nullptr,
-                        Trace* trace = nullptr, const torch::Tensor& predict_positions = {});
+                        Probe* probe = nullptr, const torch::Tensor& predict_positions = {});
 
-  // The stack, one piece at a time (used by forward and by sublayer-wise pruning methods).
-  // `ctx` holds per-batch values computed once by embed (e.g. the additive attention mask).
-  struct Context {
-    torch::Tensor attn_bias;  // broadcastable to [B, n_head, T, T]
-    torch::Tensor token_mask; // [B, T] bool
-    // Optional [B, T] bool: token-level heads (mlm/lm) return logits only at these positions,
-    // as [N, V], so training does not materialise [B, T, V].
-    torch::Tensor predict_positions;
-  };
-  virtual torch::Tensor embed(const ForwardInput& in, Context& ctx) = 0;               // [B,T,d]
-  // Sublayer `il` applied to the residual stream x, including the residual add (and norm).
-  virtual torch::Tensor attn_sublayer(int il, const torch::Tensor& x, const Context& ctx,
-                                      const torch::Tensor& head_mask, Trace* trace) = 0;
-  virtual torch::Tensor ffn_sublayer(int il, const torch::Tensor& x,
-                                     const torch::Tensor& neuron_mask, Trace* trace) = 0;
-  virtual torch::Tensor head(const torch::Tensor& x, const Context& ctx) = 0;
-
-  virtual SublayerNames names(int il) const = 0;
+  // Embeddings and per-batch context: the state entering sublayer 0.
+  virtual ForwardState begin(const ForwardInput& in) = 0;
+  // Sublayer s on the state (its stack's stream), residual add and norm included. `mask` is the
+  // sublayer's entry of a MaskSet ([units] or undefined); all zeros = the sublayer is skipped.
+  virtual void apply(int s, ForwardState& st, const torch::Tensor& mask, Probe* probe) = 0;
+  // Task head on the final state.
+  virtual torch::Tensor head(const ForwardState& st) = 0;
 
   // Named parameters (HF keys) as a map; tied weights appear once, under their HF key.
   TensorMap state() const;
@@ -82,12 +68,42 @@ class Model : public ParamTree {
   // unexpected keys are an error unless listed by ignorable_keys().
   void load_state(const TensorMap& tensors, const std::string& where);
   virtual std::vector<std::string> ignorable_keys() const { return {}; }
+  // A parameter by its (HF) name; throws naming it when absent.
+  torch::Tensor param(const std::string& name) const;
 
  protected:
+  // Derived constructors call this once their parameters exist; it validates the list.
+  void set_sublayers(std::vector<SublayerSpec> specs);
   ModelConfig cfg_;
+
+ private:
+  std::vector<SublayerSpec> specs_;
 };
 
-// Registry: builds an architecture from its config (random init, seeded by the caller).
+// ---- Registry (model/registry.cc: one entry per architecture) ----
+struct Architecture {
+  std::string name;  // ModelConfig::arch
+  std::function<std::shared_ptr<Model>(const ModelConfig&)> make;
+  // The sublayer list implied by a config, without building weights (info, budgets of configs).
+  std::function<std::vector<SublayerSpec>(const ModelConfig&)> sublayers;
+  // A small dense config for `task` (empty if the architecture has no head for it): the
+  // architecture-wide invariant tests build one model per entry from this.
+  std::function<ModelConfig(const std::string& task)> tiny;
+  std::vector<std::string> tasks;  // tasks it has a head for
+};
+const std::vector<Architecture>& architectures();
+const Architecture& architecture(const std::string& name);  // throws listing the known ones
+// Builds an architecture from its config (random init, seeded by the caller).
 std::shared_ptr<Model> make_model(const ModelConfig& cfg);
+std::vector<SublayerSpec> sublayers_of(const ModelConfig& cfg);
+// Independent copy (same config, dtype, device, weights), built without disturbing the global RNG.
+std::shared_ptr<Model> clone_model(const Model& src, torch::Device device);
+// Writes a sublayer's new sizes into the config (surgery).
+void resize_sublayer(ModelConfig& cfg, const SublayerSpec& spec, int64_t units, int64_t groups);
+// The output projection of sublayer s restricted to its units, as a [d_out, units * unit_width]
+// view of the parameter (whatever its storage layout: [out, in] or Conv1D's [in, out]).
+torch::Tensor out_proj_weight(const Model& model, const SublayerSpec& spec);
+// Floating dtype of the model's parameters (float32 unless a test moved it to double).
+torch::Dtype model_dtype(const Model& model);
 
 }  // namespace hp

@@ -1,12 +1,14 @@
-// Architecture registry: one line per architecture.
-#include "core/check.h"
+// Architecture registry: one entry per architecture (the only place that lists them).
 #include "model/bert.h"
 
 namespace hp {
 
-std::shared_ptr<Model> make_model(const ModelConfig& cfg) {
-  if (cfg.arch == "bert") return std::make_shared<BertModel>(cfg);
-  fail(str("unknown architecture '", cfg.arch, "' (known: bert)"));
+const std::vector<Architecture>& architectures() {
+  static const std::vector<Architecture> table = {
+      {"bert", [](const ModelConfig& c) { return std::make_shared<BertModel>(c); },
+       BertModel::describe, BertModel::tiny, {"classify", "regress", "mlm"}},
+  };
+  return table;
 }
 
 }  // namespace hp

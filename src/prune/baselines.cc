@@ -1,57 +1,59 @@
-// Data-free baselines: random and weight-magnitude importance, each under the shared FLOPs budget.
+// Data-free baselines: random order and weight-magnitude importance, each filled into the shared
+// FLOPs budget. Neither needs to know the architecture: a unit's weights are the slices its
+// sublayer spec assigns to it.
 #include "prune/baselines.h"
 
 #include "core/check.h"
 
 namespace hp {
 
-PruneOutput prune_random(PruneContext& ctx) {
-  const auto& cfg = ctx.model.config();
+PruneOutput prune_random(const PruneContext& ctx) {
+  Params(ctx.params, "random").finish();
+  const auto& specs = ctx.model.sublayers();
   auto gen = at::detail::createCPUGenerator(ctx.seed);
-  std::vector<torch::Tensor> hs, ns;
-  for (const auto& l : cfg.layers) {
-    hs.push_back(at::rand({l.n_head}, gen, torch::kDouble));
-    ns.push_back(at::rand({l.n_ff}, gen, torch::kDouble));
-  }
+  std::vector<torch::Tensor> scores;
+  for (const auto& sp : specs) scores.push_back(at::rand({sp.units}, gen, torch::kDouble));
   // Random scores are not divided by cost: a random order of units, then the budget fill.
-  return {keep_best_under_budget(cfg, hs, ns, ctx.keep_flops, ctx.seq_len, false), {}};
+  PruneOutput out;
+  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false);
+  return out;
 }
 
-PruneOutput prune_magnitude(PruneContext& ctx) {
-  const auto& cfg = ctx.model.config();
-  auto st = ctx.model.state();
-  std::vector<torch::Tensor> hs, ns;
+PruneOutput prune_magnitude(const PruneContext& ctx) {
+  Params(ctx.params, "magnitude").finish();
+  const auto& specs = ctx.model.sublayers();
   torch::NoGradGuard ng;
-  for (int il = 0; il < cfg.n_layer; ++il) {
-    const auto& l = cfg.layers[il];
-    auto nm = ctx.model.names(il);
-    if (l.n_head > 0) {
-      // L2 norm of everything a head owns: its Q rows and its output-projection columns.
-      auto wq = st.at(nm.wq).to(torch::kCPU, torch::kDouble).view({l.n_head, -1});
-      auto wo = st.at(nm.wo).to(torch::kCPU, torch::kDouble).t().reshape({l.n_head, -1});
-      hs.push_back((wq.pow(2).sum(1) + wo.pow(2).sum(1)).sqrt());
-    } else {
-      hs.push_back(torch::zeros({0}, torch::kDouble));
+  std::vector<torch::Tensor> scores;
+  for (const auto& sp : specs) {
+    if (sp.units == 0) {
+      scores.push_back(torch::zeros({0}, torch::kDouble));
+      continue;
     }
-    if (l.n_ff > 0) {
-      auto up = st.at(nm.w_up).to(torch::kCPU, torch::kDouble);         // [n_ff, d]
-      auto down = st.at(nm.w_down).to(torch::kCPU, torch::kDouble).t();  // [n_ff, d]
-      ns.push_back((up.pow(2).sum(1) + down.pow(2).sum(1)).sqrt());
-    } else {
-      ns.push_back(torch::zeros({0}, torch::kDouble));
+    // L2 norm of the weight matrices a unit owns (its Q rows and output-projection columns; FFN
+    // up/gate rows and down columns). Biases and shared K/V groups are left out.
+    torch::Tensor sq = torch::zeros({sp.units}, torch::kDouble);
+    for (const auto& sl : sp.unit_slices) {
+      auto w = ctx.model.param(sl.tensor).detach();
+      if (w.dim() < 2) continue;
+      w = w.narrow(sl.axis, sl.offset, sp.units * sl.block).to(torch::kCPU, torch::kDouble);
+      w = w.movedim(sl.axis, 0).reshape({sp.units, -1});  // [units, block * rest]
+      sq = sq + w.pow(2).sum(1);
     }
+    scores.push_back(sq.sqrt());
   }
-  // Heads and neurons have different sizes: compare per FLOP and normalise each kind by its mean,
-  // so neither kind wins only because of its parameter count.
-  auto norm = [](std::vector<torch::Tensor>& v) {
+  // Heads and neurons have different sizes: normalise each family by its mean, so neither wins
+  // only because of its parameter count.
+  for (int fam = 0; fam < 2; ++fam) {
     double s = 0, n = 0;
-    for (auto& t : v) s += t.sum().item<double>(), n += t.numel();
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (is_attention(specs[i].kind) == (fam == 0)) s += scores[i].sum().item<double>(), n += scores[i].numel();
     if (s > 0)
-      for (auto& t : v) t = t / (s / n);
-  };
-  norm(hs);
-  norm(ns);
-  return {keep_best_under_budget(cfg, hs, ns, ctx.keep_flops, ctx.seq_len, false), {}};
+      for (size_t i = 0; i < specs.size(); ++i)
+        if (is_attention(specs[i].kind) == (fam == 0)) scores[i] = scores[i] / (s / n);
+  }
+  PruneOutput out;
+  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false);
+  return out;
 }
 
 }  // namespace hp

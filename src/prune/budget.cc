@@ -2,60 +2,82 @@
 #include <numeric>
 
 #include "core/check.h"
-#include "eval/flops.h"
 #include "prune/method.h"
 
 namespace hp {
 
-MaskSet keep_best_under_budget(const ModelConfig& cfg, const std::vector<torch::Tensor>& head_scores,
-                               const std::vector<torch::Tensor>& neuron_scores, double keep_flops,
-                               double seq_len, bool per_flop) {
-  HP_CHECK(keep_flops > 0 && keep_flops <= 1, "--keep-flops must be in (0, 1], got ", keep_flops);
-  const double fh = flops_per_head(cfg, seq_len), fn = flops_per_neuron(cfg, seq_len);
-  struct Unit { double key; double cost; int layer; bool head; int idx; };
-  std::vector<Unit> units;
-  for (int il = 0; il < cfg.n_layer; ++il) {
-    auto hs = head_scores[il].to(torch::kCPU, torch::kDouble).contiguous();
-    auto ns = neuron_scores[il].to(torch::kCPU, torch::kDouble).contiguous();
-    for (int h = 0; h < cfg.layers[il].n_head; ++h)
-      units.push_back({hs.data_ptr<double>()[h] / (per_flop ? fh : 1.0), fh, il, true, h});
-    for (int j = 0; j < cfg.layers[il].n_ff; ++j)
-      units.push_back({ns.data_ptr<double>()[j] / (per_flop ? fn : 1.0), fn, il, false, j});
-  }
-  std::stable_sort(units.begin(), units.end(), [](const Unit& a, const Unit& b) { return a.key > b.key; });
-  double budget = keep_flops * count_flops(cfg, seq_len).total(), used = 0;
-  MaskSet m = MaskSet::ones(cfg);
-  for (auto& l : m.layers) l.head.zero_(), l.neuron.zero_();
-  for (const auto& u : units) {
-    if (used + u.cost > budget) continue;  // smaller units further down may still fit
-    used += u.cost;
-    (u.head ? m.layers[u.layer].head : m.layers[u.layer].neuron)[u.idx] = 1;
+namespace {
+
+struct Candidate {
+  double key;
+  int s;
+  int64_t u;
+};
+
+// Greedy fill over the candidates (already in rank order) with exact GQA accounting.
+MaskSet fill(const Budget& budget, const std::vector<Candidate>& ranked, double limit) {
+  const auto& specs = budget.sublayers();
+  MaskSet m = MaskSet::zeros(specs);
+  std::vector<std::vector<bool>> group_used(specs.size());
+  for (size_t s = 0; s < specs.size(); ++s) group_used[s].assign(specs[s].groups, false);
+  double used = 0;
+  for (const auto& c : ranked) {
+    const auto& sp = specs[c.s];
+    const bool new_group = is_attention(sp.kind) && !group_used[c.s][sp.group_of(c.u)];
+    const double cost = budget.unit_cost(c.s) + (new_group ? budget.group_cost(c.s) : 0.0);
+    if (used + cost > limit) continue;  // smaller units further down may still fit
+    used += cost;
+    if (new_group) group_used[c.s][sp.group_of(c.u)] = true;
+    m.sub[c.s][c.u] = 1;
   }
   return m;
 }
 
-MaskSet keep_best_per_kind_under_budget(const ModelConfig& cfg, const std::vector<torch::Tensor>& head_scores,
-                                        const std::vector<torch::Tensor>& neuron_scores,
-                                        double keep_flops, double seq_len) {
-  HP_CHECK(keep_flops > 0 && keep_flops <= 1, "--keep-flops must be in (0, 1], got ", keep_flops);
-  // A kind whose scores are all -inf-like contributes nothing; scoring the other kind with
-  // -1e30 everywhere makes keep_best_under_budget keep only the first kind within its share.
-  MaskSet out = MaskSet::ones(cfg);
-  const double fh = flops_per_head(cfg, seq_len), fn = flops_per_neuron(cfg, seq_len);
-  const double head_flops = cfg.total_heads() * fh, neuron_flops = cfg.total_neurons() * fn;
-  const double total = count_flops(cfg, seq_len).total();
-  std::vector<torch::Tensor> none_h, none_n;
-  for (int il = 0; il < cfg.n_layer; ++il) {
-    none_h.push_back(torch::full({cfg.layers[il].n_head}, -1e30, torch::kDouble));
-    none_n.push_back(torch::full({cfg.layers[il].n_ff}, -1e30, torch::kDouble));
+std::vector<Candidate> rank(const Budget& budget, const std::vector<torch::Tensor>& scores,
+                            bool per_flop, int family /* -1 all, 0 attention, 1 FFN */) {
+  const auto& specs = budget.sublayers();
+  HP_CHECK(scores.size() == specs.size(), "budget: ", scores.size(), " score tensors for ",
+           specs.size(), " sublayers");
+  std::vector<Candidate> units;
+  for (size_t s = 0; s < specs.size(); ++s) {
+    const auto& sp = specs[s];
+    if (family >= 0 && is_attention(sp.kind) != (family == 0)) continue;
+    if (sp.units == 0) continue;
+    auto sc = scores[s].to(torch::kCPU, torch::kDouble).contiguous();
+    HP_CHECK(sc.numel() == sp.units, "budget: sublayer ", s, " (", sp.name(), ") has ", sp.units,
+             " units but ", sc.numel(), " scores");
+    const double cost = per_flop ? budget.amortized_cost(static_cast<int>(s)) : 1.0;
+    for (int64_t u = 0; u < sp.units; ++u)
+      units.push_back({sc.data_ptr<double>()[u] / cost, static_cast<int>(s), u});
   }
-  auto heads = keep_best_under_budget(cfg, head_scores, none_n, std::max(1e-12, keep_flops * head_flops / total),
-                                      seq_len, false);
-  auto neurons = keep_best_under_budget(cfg, none_h, neuron_scores,
-                                        std::max(1e-12, keep_flops * neuron_flops / total), seq_len, false);
-  for (int il = 0; il < cfg.n_layer; ++il) {
-    out.layers[il].head = heads.layers[il].head;
-    out.layers[il].neuron = neurons.layers[il].neuron;
+  std::stable_sort(units.begin(), units.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.key > b.key; });
+  return units;
+}
+
+}  // namespace
+
+MaskSet keep_best_under_budget(const Budget& budget, const std::vector<torch::Tensor>& scores,
+                               double keep_flops, bool per_flop) {
+  const double limit = budget.target(keep_flops);
+  return fill(budget, rank(budget, scores, per_flop, -1), limit);
+}
+
+MaskSet keep_best_per_family_under_budget(const Budget& budget,
+                                          const std::vector<torch::Tensor>& scores,
+                                          double keep_flops) {
+  check_keep_flops(keep_flops);
+  const auto& specs = budget.sublayers();
+  const auto per = budget.per_sublayer();
+  double fam_flops[2] = {0, 0};
+  for (size_t s = 0; s < specs.size(); ++s) fam_flops[is_attention(specs[s].kind) ? 0 : 1] += per[s];
+  const double total = budget.total();
+  MaskSet out = MaskSet::zeros(specs);
+  for (int fam = 0; fam < 2; ++fam) {
+    const double frac = std::max(1e-12, keep_flops * fam_flops[fam] / total);
+    MaskSet m = fill(budget, rank(budget, scores, false, fam), frac * total);
+    for (size_t s = 0; s < specs.size(); ++s)
+      if (is_attention(specs[s].kind) == (fam == 0)) out.sub[s] = m.sub[s];
   }
   return out;
 }

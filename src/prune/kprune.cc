@@ -13,16 +13,12 @@
 //    batch, and divides by sequences as the reference does for GLUE/SQuAD.
 #include "prune/kprune.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <limits>
-#include <mutex>
 #include <optional>
 
 #include "core/check.h"
 #include "core/log.h"
-#include "eval/flops.h"
 #include "score/knowledge.h"
 #include "score/lstsq.h"
 
@@ -32,56 +28,30 @@ namespace {
 
 constexpr double kBudgetSlack = 1e-10;  // relative; absorbs rounding in FLOPs sums only
 
-// Independent copy of a model (same config, dtype, device, weights), built without disturbing
-// the global RNG that make_model's random init draws from.
-std::shared_ptr<Model> clone_model(const Model& src, torch::Device device) {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-  torch::Tensor rng_state;
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    rng_state = gen.get_state();
-  }
-  auto m = make_model(src.config());
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng_state);
-  }
-  m->to(device, model_dtype(src));
-  m->load_state(src.state(), "kprune student copy");
-  m->eval();
-  for (auto& p : m->parameters()) p.requires_grad_(false);
-  return m;
-}
-
-std::string out_proj_name(const Model& m, int s) {
-  auto nm = m.names(s / 2);
-  return s % 2 ? nm.w_down : nm.wo;
-}
-
 }  // namespace
 
-torch::Tensor kprune_search_step(const ModelConfig& cfg, int s,
-                                 const std::vector<torch::Tensor>& head_scores,
-                                 const std::vector<torch::Tensor>& neuron_scores, double fh,
-                                 double fn, double remaining) {
+torch::Tensor kprune_search_step(const Budget& budget, int s, const std::vector<torch::Tensor>& scores,
+                                 double remaining) {
+  const auto& specs = budget.sublayers();
+  HP_CHECK(scores.size() == specs.size(), "kprune search: ", scores.size(), " score tensors for ",
+           specs.size(), " sublayers");
   struct U {
     double score, cost;
     bool current;
     int idx;
   };
   std::vector<U> pool;
-  for (int t = s; t < n_sublayers(cfg); ++t) {
-    const int il = t / 2;
-    const int64_t n = sublayer_units(cfg, t);
+  for (int t = s; t < static_cast<int>(specs.size()); ++t) {
+    const int64_t n = specs[t].units;
     if (n == 0) continue;
-    auto sc = (t % 2 ? neuron_scores : head_scores).at(il).to(torch::kCPU, torch::kDouble)
-                  .contiguous();
+    auto sc = scores[t].to(torch::kCPU, torch::kDouble).contiguous();
     HP_CHECK(sc.numel() == n, "kprune search: sublayer ", t, " has ", n, " units but ",
              sc.numel(), " scores");
     HP_CHECK(torch::isfinite(sc).all().item<bool>(), "kprune search: non-finite scores in "
              "sublayer ", t);
+    const double cost = budget.amortized_cost(t);
     for (int64_t j = 0; j < n; ++j)
-      pool.push_back({sc.data_ptr<double>()[j], t % 2 ? fn : fh, t == s, static_cast<int>(j)});
+      pool.push_back({sc.data_ptr<double>()[j], cost, t == s, static_cast<int>(j)});
   }
   std::stable_sort(pool.begin(), pool.end(), [](const U& a, const U& b) { return a.score > b.score; });
   // Keeping the top i units corresponds to a threshold τ = score[i] (τ = -inf for i = n) only at
@@ -96,7 +66,7 @@ torch::Tensor kprune_search_step(const ModelConfig& cfg, int s,
       break;
     }
   }
-  auto keep = torch::zeros({sublayer_units(cfg, s)}, torch::kFloat32);
+  auto keep = torch::zeros({specs.at(s).units}, torch::kFloat32);
   for (size_t i = 0; i < keep_top; ++i)
     if (pool[i].current) keep[pool[i].idx] = 1;
   return keep;
@@ -105,39 +75,34 @@ torch::Tensor kprune_search_step(const ModelConfig& cfg, int s,
 KpruneTuneResult kprune_tune_sublayer(Model& student, const CalibSet& calib, int s,
                                       const MaskSet& masks, StreamCache& teacher,
                                       const StreamCache& stream) {
-  const auto& cfg = student.config();
+  const auto& sp = student.sublayers().at(s);
   HP_CHECK(teacher.position() == s && stream.position() == s, "kprune tuning of sublayer ", s,
            ": streams are at ", teacher.position(), " (teacher) and ", stream.position(),
            " (student)");
-  masks.check_against(cfg);
+  masks.check_against(student.sublayers());
   torch::NoGradGuard ng;
-  const int il = s / 2;
-  const bool ffn = s % 2;
-  const auto& m = ffn ? masks.layers[il].neuron : masks.layers[il].head;
-  auto kept = m.defined() ? m.detach().cpu().ne(0).nonzero().view(-1)
-                          : torch::arange(sublayer_units(cfg, s));  // [k]
+  const auto keep = kept_indices(masks.sub[s], sp.units);
+  auto kept = torch::tensor(keep, torch::kInt64);  // [k]
   KpruneTuneResult res;
-  if (kept.numel() == 0 || calib.batches.empty()) {
+  if (keep.empty() || calib.batches.empty()) {
     teacher.advance(student, calib, nullptr);
     return res;
   }
-  const int64_t w = ffn ? 1 : cfg.d_head;
+  const int64_t w = sp.unit_width;
   auto cols = (kept.view({-1, 1}) * w + torch::arange(w).view({1, -1})).view(-1);  // [k*w]
-  auto nm = student.names(il);
-  auto wout = model_param(student, ffn ? nm.w_down : nm.wo);  // [d, n*w]
-  const std::string bname = ffn ? nm.b_down : nm.bo;
+  auto wout = out_proj_weight(student, sp);  // [d, n*w], a view of the student's parameter
   torch::Tensor bias;
-  if (!bname.empty()) bias = model_param(student, bname).detach();  // [d]
+  if (!sp.out_bias.empty()) bias = student.param(sp.out_bias).detach();  // [d]
   const auto dev = calib.batches[0].in.input_ids.device();
   const MaskSet mdev = masks.to(dev, model_dtype(student));
   auto cols_dev = cols.to(dev);
   NormalEquations ne;
   for (size_t b = 0; b < calib.batches.size(); ++b) {
     const auto& cb = calib.batches[b];
-    auto st = begin_stack(student, cb);
-    auto xt = teacher.get(b, dev), xs = stream.get(b, dev);  // [B, T, d]
-    auto pair = teacher_student_sublayer(student, s, xt, xs, st.ctx, nullptr, &mdev, bias);
-    teacher.set(b, pair.teacher_next);
+    auto ts = teacher.get(student, calib, b);
+    auto ss = stream.get(student, calib, b);
+    auto pair = teacher_student_sublayer(student, s, ts, ss, nullptr, &mdev, bias);
+    teacher.set(b, ts);
     auto x = pair.units.index({cb.token_mask}).index_select(1, cols_dev);  // [N, k*w]
     ne.add(x, pair.target.index({cb.token_mask}));                         // R: [N, d]
   }
@@ -154,23 +119,26 @@ KpruneTuneResult kprune_tune_sublayer(Model& student, const CalibSet& calib, int
   return res;
 }
 
-PruneOutput prune_kprune(PruneContext& ctx) {
+PruneOutput prune_kprune(const PruneContext& ctx) {
   HP_CHECK(ctx.calib && ctx.tok, "kprune needs calibration data and a tokenizer");
-  HP_CHECK(ctx.keep_flops > 0 && ctx.keep_flops <= 1, "kprune: keep_flops must be in (0, 1], got ",
-           ctx.keep_flops);
+  Params p(ctx.params, "kprune");
+  const double lam_pred = p.num("lambda_pred", 1.0);
+  const double lam_rep = p.num("lambda_rep", 2.5e-4);
+  const double mu = p.num("mu", 64.0);
+  const double temp = p.num("temperature", 2.0);
+  const bool tune = p.flag("tune", true);
+  const int batch = static_cast<int>(p.integer("batch_size", 32));
+  p.finish();
   Timer timer;
-  const auto& cfg = ctx.model.config();
-  const auto& p = ctx.params;
-  const double lam_pred = param_number(p, "lambda_pred", 1.0);
-  const double lam_rep = param_number(p, "lambda_rep", 2.5e-4);
-  const double mu = param_number(p, "mu", 64.0);
-  const double temp = param_number(p, "temperature", 2.0);
-  const bool tune = param_number(p, "tune", 1) != 0;
-  const int batch = static_cast<int>(param_number(p, "batch_size", 32));
+  const auto& specs = ctx.model.sublayers();
+  const Budget budget(specs, ctx.seq_len);
+  const double limit = budget.target(ctx.keep_flops) * (1 + kBudgetSlack);
 
   // The student is a deep copy: its weights change step by step while ctx.model stays the dense
-  // reference until the end.
+  // reference (and untouched).
   auto student = clone_model(ctx.model, ctx.device);
+  student->eval();
+  for (auto& prm : student->parameters()) prm.requires_grad_(false);
   CalibSet calib = make_calib_set(*ctx.calib, *ctx.tok, ctx.device, batch, 0, ctx.seed);
   auto teacher_logits = teacher_outputs(*student, calib);  // dense predictions, CPU
   const auto dtype = model_dtype(*student);
@@ -179,34 +147,31 @@ PruneOutput prune_kprune(PruneContext& ctx) {
   ss.init(*student, calib);
   if (tune) ts.init(*student, calib);
 
-  const double fh = flops_per_head(cfg, ctx.seq_len), fn = flops_per_neuron(cfg, ctx.seq_len);
-  const double budget = ctx.keep_flops * count_flops(cfg, ctx.seq_len).total() * (1 + kBudgetSlack);
-  int64_t kept_heads = 0, kept_neurons = 0;  // in decided sublayers
+  double used = 0;  // FLOPs of the decided sublayers
   bool pruned_any = false;
-  MaskSet masks = MaskSet::ones(cfg);
+  MaskSet masks = MaskSet::ones(specs);
   std::vector<int> tuned;
   nlohmann::json steps = nlohmann::json::array();
   std::optional<Progress> bar;
-  if (ctx.progress) bar.emplace("kprune", n_sublayers(cfg));
-  for (int s = 0; s < n_sublayers(cfg); ++s) {
-    const int il = s / 2;
-    const bool ffn = s % 2;
-    const int64_t n = sublayer_units(cfg, s);
-    if (n > 0) {
+  if (ctx.progress) bar.emplace("kprune", specs.size());
+  for (int s = 0; s < static_cast<int>(specs.size()); ++s) {
+    const auto& sp = specs[s];
+    if (sp.present()) {
       Knowledge k = measure_knowledge(*student, calib, ss, teacher_logits, temp, "");
-      std::vector<torch::Tensor> hs(cfg.n_layer), ns(cfg.n_layer);
-      for (int l = 0; l < cfg.n_layer; ++l) {
-        hs[l] = mu * (lam_rep * k.head_rep[l] + lam_pred * k.head_pred[l]) / fh;
-        ns[l] = (lam_rep * k.neuron_rep[l] + lam_pred * k.neuron_pred[l]) / fn;
+      std::vector<torch::Tensor> scores(specs.size());
+      for (size_t t = 0; t < specs.size(); ++t) {
+        const double c = budget.amortized_cost(static_cast<int>(t));
+        // Kprune weighs a head's knowledge by mu; neurons by 1 (both per FLOP).
+        const double w = is_attention(specs[t].kind) ? mu : 1.0;
+        scores[t] = w * (lam_rep * k.rep[t] + lam_pred * k.pred[t]) / c;
       }
-      const double remaining = budget - (kept_heads * fh + kept_neurons * fn);
-      auto keep = kprune_search_step(cfg, s, hs, ns, fh, fn, remaining);  // [n] 0/1
+      auto keep = kprune_search_step(budget, s, scores, limit - used);  // [n] 0/1
       const int64_t kept = keep.sum().item<int64_t>();
-      (ffn ? masks.layers[il].neuron : masks.layers[il].head) = keep;
-      (ffn ? kept_neurons : kept_heads) += kept;
-      pruned_any = pruned_any || kept < n;
-      nlohmann::json step = {{"sublayer", s}, {"kind", ffn ? "ffn" : "attn"}, {"layer", il},
-                             {"kept", kept}, {"units", n}};
+      masks.sub[s] = keep;
+      used += budget.cost_of_sublayer(masks, s);
+      pruned_any = pruned_any || kept < sp.units;
+      nlohmann::json step = {{"sublayer", s}, {"kind", to_string(sp.kind)}, {"layer", sp.layer},
+                             {"kept", kept}, {"units", sp.units}};
       if (tune && kept > 0 && pruned_any) {
         auto r = kprune_tune_sublayer(*student, calib, s, masks, ts, ss);
         step["err_before"] = r.err_before;
@@ -227,25 +192,22 @@ PruneOutput prune_kprune(PruneContext& ctx) {
   }
   if (bar) bar->finish();
 
-  // ctx.model belongs to the prune command, which hands it to surgery right after this returns:
-  // writing the tuned output projections into it is how the new weights reach the pruned model.
-  {
-    torch::NoGradGuard ng;
-    for (int s : tuned) {
-      const auto name = out_proj_name(ctx.model, s);
-      model_param(ctx.model, name).copy_(model_param(*student, name));
-    }
+  PruneOutput out;
+  out.masks = masks;
+  for (int s : tuned) {
+    const auto& name = specs[s].out_proj.tensor;
+    out.weights[name] = student->param(name).detach().to(torch::kCPU).clone();
   }
-  nlohmann::json info = {{"calib_samples", calib.n_seq},
-                         {"calib_tokens", calib.n_tokens},
-                         {"lambda_pred", lam_pred},
-                         {"lambda_rep", lam_rep},
-                         {"mu", mu},
-                         {"temperature", temp},
-                         {"tuned_sublayers", tuned.size()},
-                         {"steps", steps},
-                         {"seconds", timer.seconds()}};
-  return {masks, info};
+  out.info = {{"calib_samples", calib.n_seq},
+              {"calib_tokens", calib.n_tokens},
+              {"lambda_pred", lam_pred},
+              {"lambda_rep", lam_rep},
+              {"mu", mu},
+              {"temperature", temp},
+              {"tuned_sublayers", tuned.size()},
+              {"steps", steps},
+              {"seconds", timer.seconds()}};
+  return out;
 }
 
 }  // namespace hp

@@ -1,10 +1,10 @@
 // Kwon et al. 2022 (reference: WoosukKwon/retraining-free-pruning, main.py and prune/*.py).
 // Differences from the reference, all deliberate:
-//  - FLOPs come from eval/flops.h at ctx.seq_len; they are twice Kwon's MACs, so budgets match.
+//  - FLOPs come from model/cost.h at ctx.seq_len; they are twice Kwon's MACs, so budgets match.
 //  - the search also tries h = 0 heads and breaks ties toward more heads (so keep_flops = 1 keeps
 //    everything); neuron counts are checked against the budget after rounding.
-//  - the mask-tuning teacher is the dense model by default (the reference uses the mask found at
-//    sqrt(target); params.teacher = "sqrt" does that).
+//  - the mask-tuning teacher is, as in the reference, the mask found at sqrt(target) (params
+//    teacher=dense distils from the dense model instead; docs/methods.md compares the two).
 //  - the damped least squares is solved exactly (lstsq on [A; damp·I]) instead of by LSMR
 //    iterations, also for a single unknown (the reference divides undamped there).
 #include "prune/kwon.h"
@@ -16,7 +16,6 @@
 
 #include "core/check.h"
 #include "core/log.h"
-#include "eval/flops.h"
 #include "score/lstsq.h"
 
 namespace hp {
@@ -26,17 +25,23 @@ namespace {
 constexpr double kBudgetSlack = 1e-10;  // relative; absorbs rounding in FLOPs sums only
 
 struct RankedUnit {
-  double score;
-  int layer, idx;
+  double score, cost;
+  int s, idx;
 };
 
-// Units of one kind sorted by importance, descending (stable: lower layer/index first on ties).
-std::vector<RankedUnit> rank_units(const std::vector<torch::Tensor>& imp) {
+// Units of one family (attention or FFN) sorted by importance, descending (stable: lower
+// sublayer/index first on ties).
+std::vector<RankedUnit> rank_units(const Budget& budget, const UnitScores& imp, bool attention) {
+  const auto& specs = budget.sublayers();
   std::vector<RankedUnit> u;
-  for (size_t il = 0; il < imp.size(); ++il) {
-    auto t = imp[il].to(torch::kCPU, torch::kDouble).contiguous();
+  for (size_t s = 0; s < specs.size(); ++s) {
+    if (is_attention(specs[s].kind) != attention || specs[s].units == 0) continue;
+    auto t = imp[s].to(torch::kCPU, torch::kDouble).contiguous();
+    HP_CHECK(t.numel() == specs[s].units, "kwon: sublayer ", s, " has ", specs[s].units,
+             " units but ", t.numel(), " scores");
+    const double c = budget.amortized_cost(static_cast<int>(s));
     for (int64_t j = 0; j < t.numel(); ++j)
-      u.push_back({t.data_ptr<double>()[j], static_cast<int>(il), static_cast<int>(j)});
+      u.push_back({t.data_ptr<double>()[j], c, static_cast<int>(s), static_cast<int>(j)});
   }
   std::stable_sort(u.begin(), u.end(),
                    [](const RankedUnit& a, const RankedUnit& b) { return a.score > b.score; });
@@ -49,35 +54,34 @@ torch::Tensor nonzero_idx(const torch::Tensor& m) {
 
 }  // namespace
 
-MaskSet kwon_search(const ModelConfig& cfg, const UnitGrads& importance, double keep_flops,
-                    double seq_len, nlohmann::json* info) {
-  HP_CHECK(keep_flops > 0 && keep_flops <= 1, "kwon: keep_flops must be in (0, 1], got ",
-           keep_flops);
-  HP_CHECK(importance.head.size() == static_cast<size_t>(cfg.n_layer) &&
-               importance.neuron.size() == static_cast<size_t>(cfg.n_layer),
-           "kwon: importance has ", importance.head.size(), "/", importance.neuron.size(),
-           " layers, model ", cfg.n_layer);
-  const double fh = flops_per_head(cfg, seq_len), fn = flops_per_neuron(cfg, seq_len);
-  const double budget = keep_flops * count_flops(cfg, seq_len).total() * (1 + kBudgetSlack);
-  auto heads = rank_units(importance.head), neurons = rank_units(importance.neuron);
-  std::vector<double> ph(heads.size() + 1, 0), pn(neurons.size() + 1, 0);  // prefix sums
-  for (size_t i = 0; i < heads.size(); ++i) ph[i + 1] = ph[i] + heads[i].score;
-  for (size_t i = 0; i < neurons.size(); ++i) pn[i + 1] = pn[i] + neurons[i].score;
+MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double keep_flops,
+                    nlohmann::json* info) {
+  const auto& specs = budget.sublayers();
+  HP_CHECK(importance.size() == specs.size(), "kwon: importance has ", importance.size(),
+           " sublayers, model ", specs.size());
+  const double limit = budget.target(keep_flops) * (1 + kBudgetSlack);
+  auto heads = rank_units(budget, importance, true), neurons = rank_units(budget, importance, false);
+  // Prefix sums of importance and cost.
+  std::vector<double> ph(heads.size() + 1, 0), pn(neurons.size() + 1, 0);
+  std::vector<double> ch(heads.size() + 1, 0), cn(neurons.size() + 1, 0);
+  for (size_t i = 0; i < heads.size(); ++i)
+    ph[i + 1] = ph[i] + heads[i].score, ch[i + 1] = ch[i] + heads[i].cost;
+  for (size_t i = 0; i < neurons.size(); ++i)
+    pn[i + 1] = pn[i] + neurons[i].score, cn[i + 1] = cn[i] + neurons[i].cost;
   int64_t best_h = -1, best_n = 0;
   double best = -1;
   for (int64_t h = 0; h <= static_cast<int64_t>(heads.size()); ++h) {
-    const double rest = budget - h * fh;
+    const double rest = limit - ch[h];
     if (rest < 0) break;
-    int64_t n = std::min<int64_t>(neurons.size(), static_cast<int64_t>(std::floor(rest / fn)));
-    while (n > 0 && h * fh + n * fn > budget) --n;
+    // The most neurons whose prefix cost fits the rest (costs are positive: cn is increasing).
+    const int64_t n = static_cast<int64_t>(std::upper_bound(cn.begin(), cn.end(), rest) - cn.begin()) - 1;
     const double total = ph[h] + pn[n];
     if (total >= best) best = total, best_h = h, best_n = n;
   }
   HP_CHECK(best_h >= 0, "kwon: no head count fits the budget (keep_flops ", keep_flops, ")");
-  MaskSet m = MaskSet::ones(cfg);
-  for (auto& l : m.layers) l.head.zero_(), l.neuron.zero_();
-  for (int64_t i = 0; i < best_h; ++i) m.layers[heads[i].layer].head[heads[i].idx] = 1;
-  for (int64_t i = 0; i < best_n; ++i) m.layers[neurons[i].layer].neuron[neurons[i].idx] = 1;
+  MaskSet m = MaskSet::zeros(specs);
+  for (int64_t i = 0; i < best_h; ++i) m.sub[heads[i].s][heads[i].idx] = 1;
+  for (int64_t i = 0; i < best_n; ++i) m.sub[neurons[i].s][neurons[i].idx] = 1;
   if (info) {
     (*info)["heads"] = best_h;
     (*info)["neurons"] = best_n;
@@ -121,9 +125,9 @@ torch::Tensor kwon_rearrange(const torch::Tensor& mask, const torch::Tensor& gra
 MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teacher,
                         const MaskSet& student, const KwonTuneOptions& opt, nlohmann::json* info,
                         bool progress) {
-  const auto& cfg = model.config();
-  student.check_against(cfg);
-  if (teacher) teacher->check_against(cfg);
+  const auto& specs = model.sublayers();
+  student.check_against(specs);
+  if (teacher) teacher->check_against(specs);
   HP_CHECK(!calib.batches.empty(), "kwon tuning: empty calibration set");
   torch::NoGradGuard ng;
   const auto dev = calib.batches[0].in.input_ids.device();
@@ -132,46 +136,48 @@ MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teac
   if (teacher) teacher_dev = teacher->to(dev, dtype);
   const MaskSet* tmask = teacher ? &*teacher_dev : nullptr;
   MaskSet tuned = student.to(torch::kCPU, torch::kDouble);
+  for (size_t s = 0; s < specs.size(); ++s)
+    if (!tuned.sub[s].defined()) tuned.sub[s] = torch::ones({specs[s].units}, torch::kDouble);
+  int first_attn = -1;
+  for (size_t s = 0; s < specs.size() && first_attn < 0; ++s)
+    if (is_attention(specs[s].kind)) first_attn = static_cast<int>(s);
   StreamCache ts, ss;
   ts.init(model, calib);
   ss.init(model, calib);
   nlohmann::json steps = nlohmann::json::array();
   std::string stop;
   std::optional<Progress> bar;
-  if (progress) bar.emplace("kwon tune", n_sublayers(cfg));
-  for (int s = 0; s < n_sublayers(cfg) && stop.empty(); ++s) {
-    const int il = s / 2;
-    const bool ffn = s % 2;
-    auto& sm = ffn ? tuned.layers[il].neuron : tuned.layers[il].head;
-    const int64_t n = sublayer_units(cfg, s);
-    auto kept = n > 0 ? nonzero_idx(sm) : torch::zeros({0}, torch::kInt64);
+  if (progress) bar.emplace("kwon tune", specs.size());
+  const int n_sub = static_cast<int>(specs.size());
+  for (int s = 0; s < n_sub && stop.empty(); ++s) {
+    const auto& sp = specs[s];
+    auto& sm = tuned.sub[s];
+    auto kept = sp.units > 0 ? nonzero_idx(sm) : torch::zeros({0}, torch::kInt64);
     const int64_t k = kept.numel();
-    const bool tune = k > 0 && !(!ffn && il == 0 && opt.skip_first_attn);
+    const bool tune = k > 0 && !(s == first_attn && opt.skip_first_attn);
     if (!tune) {
       ts.advance(model, calib, tmask);
     } else {
-      const int64_t w = ffn ? 1 : cfg.d_head;  // unit width at the output-projection input
-      auto nm = model.names(il);
-      auto wout = model_param(model, ffn ? nm.w_down : nm.wo).detach();  // [d, n*w]
-      const std::string bname = ffn ? nm.b_down : nm.bo;
+      const int64_t w = sp.unit_width;  // unit width at the output-projection input
+      auto wout = out_proj_weight(model, sp).detach();  // [d, n*w]
       torch::Tensor bias;
-      if (!bname.empty()) bias = model_param(model, bname).detach();  // [d]
+      if (!sp.out_bias.empty()) bias = model.param(sp.out_bias).detach();  // [d]
       auto cols = (kept.view({-1, 1}) * w + torch::arange(w).view({1, -1})).view(-1);  // [k*w]
       auto wk = wout.index_select(1, cols.to(wout.device())).to(torch::kDouble);      // [d, k*w]
       auto gw = wk.t().mm(wk);                                                         // [k*w, k*w]
-      const bool cls_only = ffn && il == cfg.n_layer - 1 && opt.cls_only_last_ffn &&
-                            (calib.task == "classify" || calib.task == "regress");
-      const bool offset = !ffn;  // constant shift column (LayerNorm removes it), as the reference
+      const bool read_only = s == n_sub - 1 && opt.cls_only_last_ffn;
+      // Constant shift column: a post-LN LayerNorm removes it (the reference fits it for
+      // attention); pre-norm residuals carry it to the output, so it would change the model.
+      const bool offset = is_attention(sp.kind) && sp.norm == NormPlace::PostLN;
       const MaskSet smask = tuned.to(dev, dtype);
       NormalEquations ne;
       for (size_t b = 0; b < calib.batches.size(); ++b) {
         const auto& cb = calib.batches[b];
-        auto st = begin_stack(model, cb);
-        auto xt = ts.get(b, dev), xs = ss.get(b, dev);  // [B, T, d]
-        auto pair = teacher_student_sublayer(model, s, xt, xs, st.ctx, tmask, &smask, bias);
-        ts.set(b, pair.teacher_next);
-        auto rows = cls_only ? cb.token_mask.logical_and(head_read_mask(calib.task, cb))
-                             : cb.token_mask;  // [B, T]
+        auto xt = ts.get(model, calib, b), xs = ss.get(model, calib, b);
+        auto pair = teacher_student_sublayer(model, s, xt, xs, tmask, &smask, bias);
+        ts.set(b, xt);
+        auto head_rows = read_only ? head_read_mask(calib.task, cb) : torch::Tensor();
+        auto rows = head_rows.defined() ? cb.token_mask.logical_and(head_rows) : cb.token_mask;  // [B, T]
         auto u = pair.units.index({rows}).index_select(1, cols.to(pair.units.device())).to(torch::kDouble);
         auto r = pair.target.index({rows}).to(torch::kDouble);  // [N, d]
         const int64_t N = u.size(0);
@@ -195,7 +201,7 @@ MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teac
       auto scale = solve_scales(ne, opt.damp);  // [k (+1)]
       auto before = torch::ones({ne.xtx.size(0)}, torch::kDouble);
       if (offset) before[k] = 0;
-      nlohmann::json step = {{"sublayer", s}, {"kind", ffn ? "ffn" : "attn"}, {"layer", il},
+      nlohmann::json step = {{"sublayer", s}, {"kind", to_string(sp.kind)}, {"layer", sp.layer},
                              {"units", k}, {"rows", ne.rows}, {"err_before", ne.error(before)}};
       if (!scale.defined()) {
         stop = str("sublayer ", s, ": least squares did not give a finite solution");
@@ -225,65 +231,73 @@ MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teac
   return tuned.to(torch::kCPU, torch::kFloat32);
 }
 
-PruneOutput prune_kwon(PruneContext& ctx) {
+PruneOutput prune_kwon(const PruneContext& ctx) {
   HP_CHECK(ctx.calib && ctx.tok, "kwon needs calibration data and a tokenizer");
-  Timer timer;
-  const auto& cfg = ctx.model.config();
-  const auto& p = ctx.params;
-  const int64_t n_samples = static_cast<int64_t>(param_number(p, "calib_samples", 2048));
-  const int batch = static_cast<int>(param_number(p, "batch_size", 32));
-  const bool rearrange = param_number(p, "rearrange", 1) != 0;
-  const bool tune = param_number(p, "tune", 1) != 0;
-  const std::string teacher_kind = param_string(p, "teacher", "dense");
-  HP_CHECK(teacher_kind == "dense" || teacher_kind == "sqrt", "kwon: params.teacher must be "
-           "'dense' or 'sqrt', got '", teacher_kind, "'");
+  Params p(ctx.params, "kwon");
+  const int64_t n_samples = p.integer("calib_samples", 2048);
+  const int batch = static_cast<int>(p.integer("batch_size", 32));
+  const bool rearrange = p.flag("rearrange", true);
+  const bool tune = p.flag("tune", true);
+  const std::string teacher_kind = p.string("teacher", "sqrt");
   KwonTuneOptions topt;
-  topt.damp = param_number(p, "damp", 1.0);
-  topt.max_scale = param_number(p, "max_scale", 10.0);
+  topt.damp = p.num("damp", 1.0);
+  topt.max_scale = p.num("max_scale", 10.0);
+  p.finish();
+  HP_CHECK(teacher_kind == "dense" || teacher_kind == "sqrt", "kwon: parameter teacher must be "
+           "'dense' or 'sqrt', got '", teacher_kind, "'");
+  HP_CHECK(n_samples > 0, "kwon: calib_samples must be > 0, got ", n_samples);
+  Timer timer;
+  Model& model = ctx.model;  // forward passes only; kwon changes no weight
+  const auto& specs = model.sublayers();
+  const Budget budget(specs, ctx.seq_len);
+  budget.target(ctx.keep_flops);  // validates keep_flops before any work
 
   CalibSet calib = make_calib_set(*ctx.calib, *ctx.tok, ctx.device, batch, n_samples, ctx.seed);
   nlohmann::json info = {{"calib_samples", calib.n_seq}, {"calib_tokens", calib.n_tokens},
-                         {"teacher", teacher_kind}};
-  auto grads = collect_task_loss_grads(ctx.model, calib, nullptr, ctx.progress ? "kwon fisher" : "");
-  UnitGrads fisher = sum_squares(grads);
+                         {"calib_samples_requested", n_samples}, {"teacher", teacher_kind}};
+  if (calib.n_seq < n_samples)
+    log_warn(str("kwon: only ", calib.n_seq, " calibration sequences (calib_samples asks for ",
+                 n_samples, ") are in the --calib-tokens sample; raise --calib-tokens to draw them all"));
+  auto grads = collect_task_loss_grads(model, calib, nullptr, ctx.progress ? "kwon fisher" : "");
+  UnitScores fisher = sum_squares(grads);
   const double t_fisher = timer.seconds();
 
   nlohmann::json search_info;
-  MaskSet masks = kwon_search(cfg, fisher, ctx.keep_flops, ctx.seq_len, &search_info);
+  MaskSet masks = kwon_search(budget, fisher, ctx.keep_flops, &search_info);
   info["search"] = search_info;
 
   int64_t moved = 0;
   if (rearrange) {
-    for (int il = 0; il < cfg.n_layer; ++il) {
-      for (int kind = 0; kind < 2; ++kind) {
-        auto& m = kind == 0 ? masks.layers[il].head : masks.layers[il].neuron;
-        if (m.numel() == 0) continue;
-        std::vector<torch::Tensor> gb;
-        for (const auto& g : grads) gb.push_back(kind == 0 ? g.head[il] : g.neuron[il]);
-        auto r = kwon_rearrange(m, torch::stack(gb));  // [n]
-        moved += r.ne(m).sum().item<int64_t>() / 2;
-        m = r;
-      }
+    for (size_t s = 0; s < specs.size(); ++s) {
+      auto& m = masks.sub[s];
+      if (m.numel() == 0) continue;
+      std::vector<torch::Tensor> gb;
+      for (const auto& g : grads) gb.push_back(g[s]);
+      auto r = kwon_rearrange(m, torch::stack(gb));  // [n]
+      moved += r.ne(m).sum().item<int64_t>() / 2;
+      m = r;
     }
     info["rearranged_swaps"] = moved;
   }
   const double t_search = timer.seconds();
 
-  const bool pruned_any =
-      masks.kept_heads() < cfg.total_heads() || masks.kept_neurons() < cfg.total_neurons();
+  const bool pruned_any = masks.kept_heads(specs) < MaskSet::dense(specs).kept_heads(specs) ||
+                          masks.kept_neurons(specs) < MaskSet::dense(specs).kept_neurons(specs);
   if (tune && pruned_any) {
     std::optional<MaskSet> teacher;
-    if (teacher_kind == "sqrt")
-      teacher = kwon_search(cfg, fisher, std::sqrt(ctx.keep_flops), ctx.seq_len);
+    if (teacher_kind == "sqrt") teacher = kwon_search(budget, fisher, std::sqrt(ctx.keep_flops));
     nlohmann::json tinfo;
-    masks = kwon_tune_masks(ctx.model, calib, teacher ? &*teacher : nullptr, masks, topt, &tinfo,
+    masks = kwon_tune_masks(model, calib, teacher ? &*teacher : nullptr, masks, topt, &tinfo,
                             ctx.progress);
     info["tuning"] = tinfo;
   }
   info["seconds"] = {{"fisher", t_fisher},
                      {"search", t_search - t_fisher},
                      {"tuning", timer.seconds() - t_search}};
-  return {masks, info};
+  PruneOutput out;
+  out.masks = masks;
+  out.info = info;
+  return out;
 }
 
 }  // namespace hp

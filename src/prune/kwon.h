@@ -1,8 +1,8 @@
 // Kwon et al. 2022, "A Fast Post-Training Pruning Framework for Transformers": empirical-Fisher
 // importance of head and neuron masks, a budget search over the number of heads, per-layer mask
 // rearrangement against the block-diagonal Fisher, and least-squares mask tuning (per-unit output
-// scales, folded into the weights by surgery). Params (ctx.params): calib_samples 2048,
-// batch_size 32, rearrange 1, tune 1, damp 1, max_scale 10, teacher "dense" | "sqrt".
+// scales, folded into the weights by surgery). Params: calib_samples 2048, batch_size 32,
+// rearrange 1, tune 1, damp 1, max_scale 10, teacher "sqrt" | "dense" (docs/methods.md).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -12,15 +12,16 @@
 
 namespace hp {
 
-PruneOutput prune_kwon(PruneContext& ctx);
+PruneOutput prune_kwon(const PruneContext& ctx);
 
 // The steps, exposed for tests and for methods that reuse them.
 
-// Budget search: for every total head count h, the top-h heads by importance plus as many top
-// neurons as the remaining FLOPs allow; keeps the h with the largest total importance (ties: more
-// heads). FLOPs as in eval/flops.h (Kwon's MACs ×2, same ratios). Binary float masks on CPU.
-MaskSet kwon_search(const ModelConfig& cfg, const UnitGrads& importance, double keep_flops,
-                    double seq_len, nlohmann::json* info = nullptr);
+// Budget search: for every total head count h, the top-h attention units by importance plus as
+// many top FFN neurons as the remaining FLOPs allow; keeps the h with the largest total importance
+// (ties: more heads). FLOPs from Budget (Kwon's MACs ×2, same ratios; a GQA head at its amortized
+// cost). Binary float masks on CPU, one per sublayer.
+MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double keep_flops,
+                    nlohmann::json* info = nullptr);
 
 // Greedy rearrangement of one layer's binary mask [n] given per-batch gradients [n_batches, n]:
 // keeps the number of pruned units and swaps units in so that ||Σ_pruned g_b||² (the loss of the
@@ -30,12 +31,14 @@ torch::Tensor kwon_rearrange(const torch::Tensor& mask, const torch::Tensor& gra
 struct KwonTuneOptions {
   double damp = 1.0;        // LSMR damping of the reference
   double max_scale = 10.0;  // stop tuning (this and later sublayers) when |scale| exceeds this
-  bool skip_first_attn = true;     // the reference never tunes layer 0's attention
-  bool cls_only_last_ffn = true;   // classification: last FFN fits the token the head reads
+  bool skip_first_attn = true;     // the reference never tunes the bottom attention sublayer
+  bool cls_only_last_ffn = true;   // the top sublayer fits only the tokens the head reads
 };
 // Layer-wise least squares for per-unit scales: the student's (masked) sublayer output is fitted
 // to the teacher's pre-LayerNorm sum, bottom-up, each step on the student's own (already tuned)
 // inputs. teacher == nullptr: the dense model. Returns the student masks with scales applied.
+// Attention sublayers with post-LN also fit a constant shift (the LayerNorm removes it), as the
+// reference does; other norm placements cannot absorb one, so none is fitted there.
 MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teacher,
                         const MaskSet& student, const KwonTuneOptions& opt,
                         nlohmann::json* info = nullptr, bool progress = false);

@@ -18,57 +18,52 @@
 
 #include "core/check.h"
 #include "core/log.h"
-#include "eval/flops.h"
 #include "score/calib.h"
 #include "score/grads.h"
 
 namespace hp {
 
-PruneOutput prune_michel(PruneContext& ctx) {
+PruneOutput prune_michel(const PruneContext& ctx) {
   HP_CHECK(ctx.calib && ctx.tok, "michel needs calibration data and a tokenizer");
+  Params p(ctx.params, "michel");
+  const int batch = static_cast<int>(p.integer("batch_size", 32));
+  const bool normalize = p.flag("normalize", false);
+  const double step = p.num("step", 0.1);
+  p.finish();
+  HP_CHECK(step > 0 && step <= 1, "michel: parameter step must be in (0, 1], got ", step);
   Timer timer;
-  const auto& cfg = ctx.model.config();
-  const int batch = static_cast<int>(param_number(ctx.params, "batch_size", 32));
-  const bool normalize = param_number(ctx.params, "normalize", 0) != 0;
-  const double step = param_number(ctx.params, "step", 0.1);
-  HP_CHECK(step > 0 && step <= 1, "michel: params.step must be in (0, 1], got ", step);
+  Model& model = ctx.model;  // forward/backward passes only; michel changes no weight
+  const auto& specs = model.sublayers();
+  const Budget budget(specs, ctx.seq_len);
+  budget.target(ctx.keep_flops);  // validates keep_flops
   CalibSet calib = make_calib_set(*ctx.calib, *ctx.tok, ctx.device, batch, 0, ctx.seed);
-  const double dense = count_flops(cfg, ctx.seq_len).total();
-  const double fh = flops_per_head(cfg, ctx.seq_len), fn = flops_per_neuron(cfg, ctx.seq_len);
-  MaskSet masks = MaskSet::ones(cfg);
-  auto kept_flops = [&](const MaskSet& m) {
-    return m.kept_heads() * fh + m.kept_neurons() * fn;
-  };
+  const double dense = budget.total();
+  MaskSet masks = MaskSet::ones(specs);
   int rounds = 0;
-  while (kept_flops(masks) > ctx.keep_flops * dense * (1 + 1e-9)) {
+  while (budget.cost(masks) > ctx.keep_flops * dense * (1 + 1e-9)) {
     ++rounds;
-    auto grads = collect_task_loss_grads(ctx.model, calib, &masks,
+    auto grads = collect_task_loss_grads(model, calib, &masks,
                                          ctx.progress ? str("michel round ", rounds) : "");
-    UnitGrads imp = sum_abs(grads);
-    for (int il = 0; il < cfg.n_layer; ++il) {
-      for (auto* t : {&imp.head[il], &imp.neuron[il]}) {
-        *t = *t / static_cast<double>(calib.n_tokens);
-        if (normalize && t->numel() > 0) *t = *t / (t->norm().item<double>() + 1e-20);
-      }
+    UnitScores imp = sum_abs(grads);
+    for (size_t s = 0; s < specs.size(); ++s) {
+      auto& t = imp[s];
+      t = t / static_cast<double>(calib.n_tokens);
+      if (normalize && t.numel() > 0) t = t / (t.norm().item<double>() + 1e-20);
       // Units already removed stay removed.
-      imp.head[il] = imp.head[il].masked_fill(masks.layers[il].head.to(imp.head[il].device()).eq(0), -1e30);
-      imp.neuron[il] = imp.neuron[il].masked_fill(masks.layers[il].neuron.to(imp.neuron[il].device()).eq(0), -1e30);
+      t = t.masked_fill(masks.sub[s].to(t.device()).eq(0), -1e30);
     }
-    double target = std::max(ctx.keep_flops, kept_flops(masks) / dense - step);
-    MaskSet next = keep_best_per_kind_under_budget(cfg, imp.head, imp.neuron, target, ctx.seq_len);
-    for (int il = 0; il < cfg.n_layer; ++il) {
-      next.layers[il].head = next.layers[il].head * masks.layers[il].head;
-      next.layers[il].neuron = next.layers[il].neuron * masks.layers[il].neuron;
-    }
-    masks = next;
+    const double target = std::max(ctx.keep_flops, budget.cost(masks) / dense - step);
+    masks = keep_best_per_family_under_budget(budget, imp, target).times(masks);
   }
-  nlohmann::json info = {{"calib_samples", calib.n_seq},
-                         {"calib_tokens", calib.n_tokens},
-                         {"normalize", normalize},
-                         {"rounds", rounds},
-                         {"step", step},
-                         {"seconds", timer.seconds()}};
-  return {masks, info};
+  PruneOutput out;
+  out.masks = masks;
+  out.info = {{"calib_samples", calib.n_seq},
+              {"calib_tokens", calib.n_tokens},
+              {"normalize", normalize},
+              {"rounds", rounds},
+              {"step", step},
+              {"seconds", timer.seconds()}};
+  return out;
 }
 
 }  // namespace hp

@@ -1,5 +1,5 @@
 // Pruning-method registry: one line per method.
-#include "gates/methods.h"
+#include "prune/gate_methods.h"
 #include "prune/baselines.h"
 #include "prune/kprune.h"
 #include "prune/kwon.h"

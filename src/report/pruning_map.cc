@@ -9,57 +9,99 @@ namespace hp {
 
 using nlohmann::json;
 
-nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* parent_map,
-                                const ModelConfig& child_cfg,
-                                const std::vector<std::vector<int>>& kept_heads,
-                                const std::vector<std::vector<int>>& kept_neurons,
-                                const PruningRecord& rec, double dense_flops, double child_flops) {
-  json layers = json::array();
-  int64_t real_neurons = 0, padded = 0;
-  for (int il = 0; il < child_cfg.n_layer; ++il) {
-    // Parent indices -> original indices.
-    std::vector<int> ph, pn;
-    int total_h = parent_cfg.n_head_dense, total_f = parent_cfg.n_ff_dense;
-    if (parent_map && parent_map->contains("layers")) {
-      const auto& pl = parent_map->at("layers").at(il);
-      ph = pl.at("heads_kept").get<std::vector<int>>();
-      pn = pl.at("neurons_kept").get<std::vector<int>>();
-    } else {
-      for (int h = 0; h < parent_cfg.layers[il].n_head; ++h) ph.push_back(h);
-      for (int j = 0; j < parent_cfg.layers[il].n_ff; ++j) pn.push_back(j);
-    }
-    std::vector<int> oh, on;
-    for (int h : kept_heads[il]) oh.push_back(ph.at(h));
-    // Indices past the parent's real neurons are its alignment padding (zero neurons): not real.
-    for (int j : kept_neurons[il])
-      if (j < (int)pn.size()) on.push_back(pn[j]);
-    const int padding = child_cfg.layers[il].n_ff - (int)on.size();
-    real_neurons += on.size();
-    padded += padding;
-    layers.push_back({{"layer", il},
-                      {"heads_total", total_h},
-                      {"heads_kept", oh},
-                      {"n_head_kv", child_cfg.layers[il].n_head_kv},
-                      {"neurons_total", total_f},
-                      {"neurons_kept", on},
-                      {"neurons_padding", padding},
-                      {"attn_skipped", oh.empty()},
-                      {"ffn_skipped", on.empty()}});
+nlohmann::json map_sublayers(const json& map) {
+  if (map.contains("sublayers")) return map.at("sublayers");
+  HP_CHECK(map.contains("layers"), "pruning map: neither \"sublayers\" nor \"layers\" (not a pruning.json)");
+  json out = json::array();
+  int index = 0;
+  for (const auto& l : map.at("layers")) {
+    const int il = l.at("layer").get<int>();
+    const auto heads = l.at("heads_kept").get<std::vector<int64_t>>();
+    out.push_back({{"index", index++}, {"kind", "self_attn"}, {"stack", "encoder"}, {"layer", il},
+                   {"units_total", l.at("heads_total")}, {"kept", heads},
+                   {"groups_kept", l.value("n_head_kv", static_cast<int64_t>(heads.size()))},
+                   {"padding", 0}, {"skipped", heads.empty()}});
+    const auto neurons = l.at("neurons_kept").get<std::vector<int64_t>>();
+    out.push_back({{"index", index++}, {"kind", "ffn"}, {"stack", "encoder"}, {"layer", il},
+                   {"units_total", l.at("neurons_total")}, {"kept", neurons}, {"groups_kept", 0},
+                   {"padding", l.value("neurons_padding", 0)}, {"skipped", neurons.empty()}});
   }
-  json m = {{"format_version", 1},
+  return out;
+}
+
+nlohmann::json make_pruning_map(const std::vector<SublayerSpec>& parent,
+                                const std::vector<int64_t>& dense_units, const json* parent_map,
+                                const std::vector<std::vector<int64_t>>& kept_units,
+                                const std::vector<std::vector<int64_t>>& kept_groups,
+                                const std::vector<int64_t>& padding, const PruningRecord& rec,
+                                const MapFlops& flops) {
+  HP_CHECK(kept_units.size() == parent.size() && kept_groups.size() == parent.size() &&
+               padding.size() == parent.size() && dense_units.size() == parent.size(),
+           "pruning map: per-sublayer lists do not match the ", parent.size(), " sublayers");
+  json parent_subs;
+  if (parent_map) {
+    parent_subs = map_sublayers(*parent_map);
+    HP_CHECK(parent_subs.size() == parent.size(), "pruning map: the parent's map lists ",
+             parent_subs.size(), " sublayers, the model has ", parent.size());
+  }
+  json subs = json::array();
+  int64_t kept_heads = 0, total_heads = 0, kept_neurons = 0, total_neurons = 0, padded = 0;
+  for (size_t s = 0; s < parent.size(); ++s) {
+    const auto& sp = parent[s];
+    // Parent indices -> original indices. Indices past the parent's real units are its
+    // alignment padding (zero units): not real.
+    std::vector<int64_t> orig;
+    if (parent_map) orig = parent_subs[s].at("kept").get<std::vector<int64_t>>();
+    else
+      for (int64_t u = 0; u < sp.units; ++u) orig.push_back(u);
+    std::vector<int64_t> kept;
+    for (int64_t u : kept_units[s])
+      if (u < static_cast<int64_t>(orig.size())) kept.push_back(orig[u]);
+    const int64_t stored = static_cast<int64_t>(kept_units[s].size()) + padding[s];
+    const int64_t pad = stored - static_cast<int64_t>(kept.size());
+    subs.push_back({{"index", sp.index}, {"kind", to_string(sp.kind)}, {"stack", to_string(sp.stack)},
+                    {"layer", sp.layer}, {"units_total", dense_units[s]}, {"kept", kept},
+                    {"groups_kept", static_cast<int64_t>(kept_groups[s].size())}, {"padding", pad},
+                    {"skipped", kept.empty()}});
+    if (is_attention(sp.kind)) kept_heads += kept.size(), total_heads += dense_units[s];
+    else kept_neurons += kept.size(), total_neurons += dense_units[s], padded += pad;
+  }
+  json m = {{"format_version", 2},
             {"headprune_version", HP_VERSION},
             {"git", HP_GIT},
             {"method", rec.method},
             {"budget", {{"keep_flops", rec.keep_flops}, {"seq_len", rec.seq_len}}},
             {"calibration", {{"data", rec.calib_data}, {"tokens", rec.calib_tokens}}},
             {"seed", rec.seed},
-            {"kept_heads", child_cfg.total_heads()},
-            {"total_heads", int64_t(parent_cfg.n_head_dense) * parent_cfg.n_layer},
-            {"kept_neurons", real_neurons},
+            {"kept_heads", kept_heads},
+            {"total_heads", total_heads},
+            {"kept_neurons", kept_neurons},
             {"padding_neurons", padded},
-            {"total_neurons", int64_t(parent_cfg.n_ff_dense) * parent_cfg.n_layer},
-            {"kept_flops_ratio", child_flops / dense_flops},
-            {"layers", layers}};
+            {"total_neurons", total_neurons},
+            {"kept_flops_ratio", flops.kept / flops.dense},
+            {"stored_flops_ratio", flops.padded / flops.dense},
+            {"sublayers", subs}};
+  // The per-layer view, for models made of one self-attention and one FFN per layer.
+  bool pairs = subs.size() % 2 == 0;
+  for (size_t s = 0; pairs && s < subs.size(); s += 2)
+    pairs = subs[s]["kind"] == "self_attn" && subs[s + 1]["kind"] == "ffn" &&
+            subs[s]["layer"] == subs[s + 1]["layer"] && subs[s]["layer"] == int(s / 2);
+  if (pairs) {
+    json layers = json::array();
+    for (size_t s = 0; s < subs.size(); s += 2) {
+      const auto &a = subs[s], &f = subs[s + 1];
+      layers.push_back({{"layer", a["layer"]},
+                        {"heads_total", a["units_total"]},
+                        {"heads_kept", a["kept"]},
+                        {"n_head_kv", a["groups_kept"]},
+                        {"neurons_total", f["units_total"]},
+                        {"neurons_kept", f["kept"]},
+                        {"neurons_padding", f["padding"]},
+                        {"attn_skipped", a["skipped"]},
+                        {"ffn_skipped", f["skipped"]}});
+    }
+    m["layers"] = layers;
+  }
   if (parent_map) m["parent"] = {{"method", parent_map->value("method", "")},
                                  {"kept_flops_ratio", parent_map->value("kept_flops_ratio", 1.0)}};
   for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) m[it.key()] = it.value();
@@ -67,7 +109,8 @@ nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const json* paren
 }
 
 nlohmann::json pruning_map_after_training(nlohmann::json map, const nlohmann::json& training) {
-  HP_CHECK(map.is_object() && map.contains("layers"), "pruning map: no \"layers\" (not a pruning.json)");
+  HP_CHECK(map.is_object() && (map.contains("sublayers") || map.contains("layers")),
+           "pruning map: no \"sublayers\" (not a pruning.json)");
   if (map.contains("eval")) {
     // Only the figures of the model as pruned are worth keeping: a second training would
     // otherwise overwrite them with nothing.
@@ -114,19 +157,25 @@ std::string format_pruning_map(const json& map) {
                 (long long)map.value("kept_heads", 0LL), (long long)map.value("total_heads", 0LL),
                 (long long)map.value("kept_neurons", 0LL), (long long)map.value("total_neurons", 0LL));
   os << buf;
-  os << "layer  heads  kept heads (original index; . = removed)     neurons kept\n";
-  for (const auto& l : map.at("layers")) {
-    int total = l.at("heads_total").get<int>();
-    std::string pattern(total, '.');
-    auto kept = l.at("heads_kept").get<std::vector<int>>();
-    for (int h : kept) pattern[h] = h < 10 ? char('0' + h) : h < 36 ? char('a' + h - 10) : '#';
-    int nk = l.at("neurons_kept").size(), nt = l.at("neurons_total").get<int>();
-    int pad = l.value("neurons_padding", 0);
-    std::string padding = pad > 0 ? str(" +", pad, " pad") : "";
-    std::snprintf(buf, sizeof buf, "%5d  %2zu/%-2d  %-42s %5d/%-5d%s%s%s\n", l.at("layer").get<int>(),
-                  kept.size(), total, pattern.c_str(), nk, nt, padding.c_str(),
-                  l.value("attn_skipped", false) ? "  [attention skipped]" : "",
-                  l.value("ffn_skipped", false) ? "  [FFN skipped]" : "");
+  os << "sublayer               units  kept (original index; . = removed)\n";
+  for (const auto& sl : map_sublayers(map)) {
+    const auto kept = sl.at("kept").get<std::vector<int64_t>>();
+    const int64_t total = sl.at("units_total").get<int64_t>();
+    const std::string name = str(sl.value("stack", "encoder"), ".", sl.at("layer").get<int>(), ".",
+                                 sl.at("kind").get<std::string>());
+    std::string detail;
+    if (sl.at("kind") == "ffn") {
+      if (sl.value("padding", 0) > 0) detail = str("+", sl.value("padding", 0), " pad");
+    } else {
+      std::string pattern(total, '.');
+      for (int64_t h : kept)
+        if (h < total) pattern[h] = h < 10 ? char('0' + h) : h < 36 ? char('a' + h - 10) : '#';
+      detail = pattern;
+      if (!kept.empty() && sl.value("groups_kept", int64_t(kept.size())) != int64_t(kept.size()))
+        detail += str("  (", sl.value("groups_kept", 0), " K/V groups)");
+    }
+    std::snprintf(buf, sizeof buf, "%-22s %5zu/%-5lld %s%s\n", name.c_str(), kept.size(),
+                  (long long)total, detail.c_str(), sl.value("skipped", false) ? "  [skipped]" : "");
     os << buf;
   }
   return os.str();

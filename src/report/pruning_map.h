@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "model/config.h"
+#include "config/model_config.h"
+#include "model/sublayer.h"
 
 namespace hp {
 
@@ -21,13 +22,27 @@ struct PruningRecord {
   nlohmann::json extra = nlohmann::json::object();  // method info, timings, eval results
 };
 
-// Builds the map for a model obtained from `parent_cfg` (whose own map is `parent_map`, or null
-// if it was dense) by keeping `kept_heads` / `kept_neurons` (indices into the parent's layers).
-nlohmann::json make_pruning_map(const ModelConfig& parent_cfg, const nlohmann::json* parent_map,
-                                const ModelConfig& child_cfg,
-                                const std::vector<std::vector<int>>& kept_heads,
-                                const std::vector<std::vector<int>>& kept_neurons,
-                                const PruningRecord& rec, double dense_flops, double child_flops);
+// Builds the map of a model obtained from a parent (sublayer list `parent`, dense sizes
+// `dense_units` per sublayer, its own map `parent_map` or null if it was dense) by keeping
+// `kept_units` per sublayer (indices into the parent's units) with `padding` zero units appended.
+// The map lists every sublayer (kind, stack, layer, kept units in the dense model's numbering)
+// and, for models made of (self-attention, FFN) layers, the per-layer view "layers" that HF's
+// pruned_heads and earlier readers use. FLOPs: `kept_flops` counts real units, `padded_flops`
+// the shapes as stored (alignment padding included), both against `dense_flops`.
+struct MapFlops {
+  double dense = 0, kept = 0, padded = 0;
+};
+nlohmann::json make_pruning_map(const std::vector<SublayerSpec>& parent,
+                                const std::vector<int64_t>& dense_units,
+                                const nlohmann::json* parent_map,
+                                const std::vector<std::vector<int64_t>>& kept_units,
+                                const std::vector<std::vector<int64_t>>& kept_groups,
+                                const std::vector<int64_t>& padding, const PruningRecord& rec,
+                                const MapFlops& flops);
+
+// The "sublayers" array of a map; maps written before it existed (per-layer "layers" only) are
+// converted (layer il = self_attn sublayer 2il and ffn sublayer 2il+1).
+nlohmann::json map_sublayers(const nlohmann::json& map);
 
 // Original-numbering indices of pruned heads per layer (HF `pruned_heads`).
 std::vector<std::vector<int>> pruned_heads_from_map(const nlohmann::json& map);

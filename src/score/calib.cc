@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
-#include "eval/evaluate.h"
+#include "task/task.h"
 
 namespace hp {
 
@@ -52,80 +52,53 @@ CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Devic
   return set;
 }
 
-torch::Dtype model_dtype(const Model& model) {
-  for (const auto& p : model.parameters())
-    if (p.is_floating_point()) return p.scalar_type();
-  return torch::kFloat32;
-}
-
-torch::Tensor model_param(const Model& model, const std::string& name) {
-  for (const auto& p : model.named_parameters(true))
-    if (p.key() == name) return p.value();
-  fail(str("model has no parameter '", name, "'"));
-}
-
-int sublayer_units(const ModelConfig& cfg, int s) {
-  HP_CHECK(s >= 0 && s < n_sublayers(cfg), "sublayer ", s, " out of range [0, ",
-           n_sublayers(cfg), ")");
-  const auto& l = cfg.layers.at(s / 2);
-  return s % 2 ? l.n_ff : l.n_head;
-}
-
-StackStart begin_stack(Model& model, const CalibBatch& batch) {
+ForwardState begin_stack(Model& model, const CalibBatch& batch) {
   torch::NoGradGuard ng;
-  StackStart st;
-  st.x = model.embed(batch.in, st.ctx);
-  st.ctx.predict_positions = batch.predict;
+  ForwardState st = model.begin(batch.in);
+  st.predict_positions = batch.predict;
   return st;
 }
 
-torch::Tensor apply_sublayer(Model& model, int s, const torch::Tensor& x, const Model::Context& ctx,
-                             const MaskSet* masks, Trace* trace) {
-  const int il = s / 2;
-  if (s % 2 == 0)
-    return model.attn_sublayer(il, x, ctx, masks ? masks->layers.at(il).head : torch::Tensor(),
-                               trace);
-  return model.ffn_sublayer(il, x, masks ? masks->layers.at(il).neuron : torch::Tensor(), trace);
+void apply_sublayer(Model& model, int s, ForwardState& st, const MaskSet* masks, Probe* probe) {
+  model.apply(s, st, masks ? masks->sub.at(s) : torch::Tensor(), probe);
 }
 
-SublayerPair teacher_student_sublayer(Model& model, int s, const torch::Tensor& xt, const torch::Tensor& xs,
-                                      const Model::Context& ctx, const MaskSet* teacher_masks,
+SublayerPair teacher_student_sublayer(Model& model, int s, ForwardState& teacher,
+                                      const ForwardState& student, const MaskSet* teacher_masks,
                                       const MaskSet* student_masks, const torch::Tensor& out_bias) {
-  const int il = s / 2;
-  const bool ffn = s % 2 == 1;
-  Trace trt, trs;
-  trt.reset(model.config().n_layer);
-  trs.reset(model.config().n_layer);
-  trt.keep_outputs = true;
-  trs.keep_units = true;
+  const Stack stack = model.sublayers().at(s).stack;
+  Recorder rt, rs;
+  rt.keep_outputs = true;
+  rs.keep_units = true;
+  const torch::Tensor xt = teacher.x(stack), xs = student.x(stack);
+  apply_sublayer(model, s, teacher, teacher_masks, &rt);
+  ForwardState scratch = student;
+  apply_sublayer(model, s, scratch, student_masks, &rs);
   SublayerPair p;
-  p.teacher_next = apply_sublayer(model, s, xt, ctx, teacher_masks, &trt);
-  apply_sublayer(model, s, xs, ctx, student_masks, &trs);
-  auto out_t = ffn ? trt.ffn_out[il] : trt.attn_out[il];
-  p.target = (out_t.defined() ? xt + out_t : xt) - xs;  // [B, T, d]
+  const bool has_out = static_cast<int>(rt.outputs.size()) > s && rt.outputs[s].defined();
+  p.target = (has_out ? xt + rt.outputs[s] : xt) - xs;  // [B, T, d]
   if (out_bias.defined()) p.target = p.target - out_bias;
-  p.units = ffn ? trs.ffn_units[il] : trs.attn_units[il];
-  HP_CHECK(p.units.defined(), "tuning: sublayer ", s, " produced no units");
+  HP_CHECK(static_cast<int>(rs.units.size()) > s && rs.units[s].defined(), "tuning: sublayer ", s,
+           " produced no units");
+  p.units = rs.units[s];
   return p;
 }
 
-torch::Tensor forward_from(Model& model, const CalibBatch& batch, const Model::Context& ctx,
-                           torch::Tensor x, int first, const MaskSet* masks, Trace* trace) {
+torch::Tensor forward_from(Model& model, ForwardState st, int first, const MaskSet* masks,
+                           Probe* probe) {
   const auto& cfg = model.config();
-  if (masks) masks->check_against(cfg);
-  if (trace) trace->reset(cfg.n_layer);
-  for (int s = first; s < n_sublayers(cfg); ++s) x = apply_sublayer(model, s, x, ctx, masks, trace);
-  auto logits = model.head(x, ctx);  // [B, C] | [B, 1] | [N, V]
+  if (masks) masks->check_against(model.sublayers());
+  for (int s = first; s < model.n_sublayers(); ++s) apply_sublayer(model, s, st, masks, probe);
+  auto logits = model.head(st);  // [B, C] | [B, 1] | [N, V]
   if (cfg.task == "regress") logits = logits.squeeze(-1);  // [B]
   return logits;
 }
 
 torch::Tensor calib_logits(Model& model, const CalibBatch& batch, const MaskSet* masks,
-                           Trace* trace) {
-  auto st = begin_stack(model, batch);
+                           Probe* probe) {
   // begin_stack ran without autograd; the embeddings hold no graph, which is all the mask and
   // unit gradients need (parameters are never differentiated here).
-  return forward_from(model, batch, st.ctx, st.x, 0, masks, trace);
+  return forward_from(model, begin_stack(model, batch), 0, masks, probe);
 }
 
 std::vector<torch::Tensor> teacher_outputs(Model& model, const CalibSet& calib,
@@ -169,48 +142,40 @@ torch::Tensor head_read_mask(const std::string& task, const CalibBatch& batch) {
 void StreamCache::init(Model& model, const CalibSet& calib) {
   x_.clear();
   pos_ = 0;
-  for (const auto& b : calib.batches) x_.push_back(begin_stack(model, b).x.to(torch::kCPU));
+  for (const auto& b : calib.batches) {
+    auto st = begin_stack(model, b);
+    std::array<torch::Tensor, 2> xs;
+    for (int k = 0; k < 2; ++k)
+      if (st.stream[k].defined()) xs[k] = st.stream[k].to(torch::kCPU);
+    x_.push_back(xs);
+  }
+}
+
+ForwardState StreamCache::get(Model& model, const CalibSet& calib, size_t b) const {
+  const auto& cb = calib.batches.at(b);
+  auto st = begin_stack(model, cb);  // the context (cheap: one embedding lookup)
+  const auto dev = cb.in.input_ids.device();
+  for (int k = 0; k < 2; ++k)
+    st.stream[k] = x_.at(b)[k].defined() ? x_[b][k].to(dev) : torch::Tensor();
+  return st;
+}
+
+void StreamCache::set(size_t b, const ForwardState& st) {
+  for (int k = 0; k < 2; ++k)
+    x_.at(b)[k] = st.stream[k].defined() ? st.stream[k].detach().to(torch::kCPU) : torch::Tensor();
 }
 
 void StreamCache::advance(Model& model, const CalibSet& calib, const MaskSet* masks) {
   torch::NoGradGuard ng;
   HP_CHECK(x_.size() == calib.batches.size(), "stream cache holds ", x_.size(),
            " batches, calibration set ", calib.batches.size());
-  HP_CHECK(pos_ < n_sublayers(model.config()), "stream cache already past the last sublayer");
+  HP_CHECK(pos_ < model.n_sublayers(), "stream cache already past the last sublayer");
   for (size_t b = 0; b < x_.size(); ++b) {
-    const auto& cb = calib.batches[b];
-    auto st = begin_stack(model, cb);  // the context only (cheap: one embedding lookup)
-    x_[b] = apply_sublayer(model, pos_, x_[b].to(cb.in.input_ids.device()), st.ctx, masks, nullptr)
-                .to(torch::kCPU);
+    auto st = get(model, calib, b);
+    apply_sublayer(model, pos_, st, masks, nullptr);
+    set(b, st);
   }
   ++pos_;
-}
-
-double param_number(const nlohmann::json& params, const std::string& key, double def) {
-  if (!params.is_object() || !params.contains(key)) return def;
-  const auto& v = params.at(key);
-  if (v.is_number()) return v.get<double>();
-  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    try {
-      size_t used = 0;
-      double d = std::stod(s, &used);
-      if (used == s.size()) return d;
-    } catch (const std::exception&) {
-    }
-    if (s == "true") return 1.0;
-    if (s == "false") return 0.0;
-  }
-  fail(str("method parameter '", key, "' must be a number, got ", v.dump()));
-}
-
-std::string param_string(const nlohmann::json& params, const std::string& key,
-                         const std::string& def) {
-  if (!params.is_object() || !params.contains(key)) return def;
-  const auto& v = params.at(key);
-  HP_CHECK(v.is_string(), "method parameter '", key, "' must be a string, got ", v.dump());
-  return v.get<std::string>();
 }
 
 }  // namespace hp

@@ -5,16 +5,16 @@
 // classification, one per masked token for masked-LM), so a decoder LM or an encoder-decoder
 // plugs in here (make_calib_set / head_read_mask) and every method follows without change.
 #pragma once
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "io/tokenizer.h"
 #include "model/model.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 
@@ -39,47 +39,33 @@ struct CalibSet {
 CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Device device,
                         int batch_size = 32, int64_t max_samples = 0, uint64_t seed = 0);
 
-// Floating dtype of the model's parameters (float32 unless a test moved it to double).
-torch::Dtype model_dtype(const Model& model);
-// A parameter by its (HF) name; throws naming it when absent.
-torch::Tensor model_param(const Model& model, const std::string& name);
+// Per-batch context (attention bias etc.) and the embeddings: the state entering sublayer 0.
+// Runs without autograd.
+ForwardState begin_stack(Model& model, const CalibBatch& batch);
 
-// Sublayers are numbered bottom-up: 2*il = attention of layer il, 2*il + 1 = its FFN.
-inline int n_sublayers(const ModelConfig& cfg) { return 2 * cfg.n_layer; }
-// Units of sublayer s (heads or neurons); 0 = the sublayer does not exist.
-int sublayer_units(const ModelConfig& cfg, int s);
+// Applies sublayer s to the state (mask: the sublayer's entry of `masks`, or none).
+void apply_sublayer(Model& model, int s, ForwardState& st, const MaskSet* masks, Probe* probe);
 
-// Per-batch context (attention bias etc.) and the embeddings, i.e. the residual stream entering
-// sublayer 0. Runs without autograd.
-struct StackStart {
-  Model::Context ctx;
-  torch::Tensor x;  // [B, T, d]
-};
-StackStart begin_stack(Model& model, const CalibBatch& batch);
-
-// Applies sublayer s to the residual stream x (masks: the sublayer's entry of `masks`, or none).
-torch::Tensor apply_sublayer(Model& model, int s, const torch::Tensor& x, const Model::Context& ctx,
-                             const MaskSet* masks, Trace* trace);  // [B, T, d]
-
-// Sublayer s run twice, for output-projection tuning: on the teacher stream xt (teacher masks) and
-// on the student stream xs (student masks). `target` is what the student's output projection
-// (without its bias) must add to xs to reach the teacher's pre-LayerNorm sum:
-// xt + teacher_out - xs - bias. `units` are the student's projection inputs [B, T, n*w];
-// `teacher_next` the teacher stream after the sublayer.
+// Sublayer s run twice, for output-projection tuning: on the teacher state `teacher` (teacher
+// masks) and on the student state `student` (student masks). `target` is what the student's output
+// projection (without its bias) must add to the student's stream to reach the teacher's sum
+// before the sublayer's post-norm: x_t + teacher_out - x_s - bias. `units` are the student's
+// projection inputs [B, T, units*width]; `teacher` advances past the sublayer. Only sublayers
+// whose output is added to the stream they read (post-LN or pre-norm residual) fit this form.
 struct SublayerPair {
-  torch::Tensor target, units, teacher_next;
+  torch::Tensor target, units;
 };
-SublayerPair teacher_student_sublayer(Model& model, int s, const torch::Tensor& xt, const torch::Tensor& xs,
-                                      const Model::Context& ctx, const MaskSet* teacher_masks,
+SublayerPair teacher_student_sublayer(Model& model, int s, ForwardState& teacher,
+                                      const ForwardState& student, const MaskSet* teacher_masks,
                                       const MaskSet* student_masks, const torch::Tensor& out_bias);
 
-// Runs sublayers first..2L-1 on x and the head: the task's predictions ([B, C] classify,
-// [B] regress, [N, V] mlm). `trace` (optional) is reset to n_layer first.
-torch::Tensor forward_from(Model& model, const CalibBatch& batch, const Model::Context& ctx,
-                           torch::Tensor x, int first, const MaskSet* masks, Trace* trace);
+// Runs sublayers first..end on the state and the head: the task's predictions ([B, C] classify,
+// [B] regress, [N, V] mlm).
+torch::Tensor forward_from(Model& model, ForwardState st, int first, const MaskSet* masks,
+                           Probe* probe);
 // Full forward of one calibration batch.
 torch::Tensor calib_logits(Model& model, const CalibBatch& batch, const MaskSet* masks,
-                           Trace* trace = nullptr);
+                           Probe* probe = nullptr);
 
 // Teacher outputs of every batch (no autograd, kept on CPU).
 std::vector<torch::Tensor> teacher_outputs(Model& model, const CalibSet& calib,
@@ -99,31 +85,27 @@ torch::Tensor distill_loss(const std::string& task, const torch::Tensor& student
 // a decoder classifier reading the last token would be added here.
 torch::Tensor head_read_mask(const std::string& task, const CalibBatch& batch);
 
-// The residual stream of every calibration batch at one sublayer boundary, kept on the CPU so
+// The residual streams of every calibration batch at one sublayer boundary, kept on the CPU so
 // that sublayer-wise methods pay one sublayer (not the whole stack) per step and the device only
 // holds one batch at a time.
 class StreamCache {
  public:
-  // Stream entering sublayer 0 (embeddings) of every batch.
+  // Streams entering sublayer 0 (embeddings) of every batch.
   void init(Model& model, const CalibSet& calib);
-  int position() const { return pos_; }  // next sublayer the stream enters
+  int position() const { return pos_; }  // next sublayer the streams enter
   size_t size() const { return x_.size(); }
-  torch::Tensor get(size_t b, torch::Device device) const { return x_.at(b).to(device); }
+  // Batch b's state at position(): its context recomputed (cheap), its streams from the cache.
+  ForwardState get(Model& model, const CalibSet& calib, size_t b) const;
   // Applies sublayer position() to every batch (masks as in apply_sublayer) and moves on.
   void advance(Model& model, const CalibSet& calib, const MaskSet* masks);
-  // Replace batch b's stream (used when the caller applied the sublayer itself); call step()
+  // Replace batch b's streams (used when the caller applied the sublayer itself); call step()
   // once every batch is replaced.
-  void set(size_t b, const torch::Tensor& x) { x_.at(b) = x.detach().to(torch::kCPU); }
+  void set(size_t b, const ForwardState& st);
   void step() { ++pos_; }
 
  private:
-  std::vector<torch::Tensor> x_;  // per batch [B, T, d], CPU
+  std::vector<std::array<torch::Tensor, 2>> x_;  // per batch, per stack [B, T, d], CPU
   int pos_ = 0;
 };
-
-// Number or numeric string from a method's params, with a default.
-double param_number(const nlohmann::json& params, const std::string& key, double def);
-std::string param_string(const nlohmann::json& params, const std::string& key,
-                         const std::string& def);
 
 }  // namespace hp

@@ -1,140 +1,143 @@
 #include "surgery/surgery.h"
 
+#include <algorithm>
+#include <map>
+
 #include "core/check.h"
 
 namespace hp {
 
 namespace {
 
-std::vector<int> nonzero_indices(const torch::Tensor& m, int64_t n) {
-  std::vector<int> keep;
-  if (!m.defined()) {
-    for (int i = 0; i < n; ++i) keep.push_back(i);
-    return keep;
+struct Piece {
+  const UnitSlice* slice;
+  bool per_unit;  // unit slice (else group slice)
+};
+
+// Cuts every tensor the sublayer slices: along each (tensor, axis), the kept blocks of each slice
+// in offset order, with `pad` zero blocks appended after a unit slice's kept blocks.
+void cut_sublayer(TensorMap& t, const SublayerSpec& sp, const std::vector<int64_t>& units,
+                  const std::vector<int64_t>& groups, int64_t pad) {
+  std::map<std::pair<std::string, int>, std::vector<Piece>> by_tensor;
+  for (const auto& u : sp.unit_slices) by_tensor[{u.tensor, u.axis}].push_back({&u, true});
+  for (const auto& g : sp.group_slices) by_tensor[{g.tensor, g.axis}].push_back({&g, false});
+  for (auto& [key, pieces] : by_tensor) {
+    const auto& [name, axis] = key;
+    auto it = t.find(name);
+    HP_CHECK(it != t.end(), "surgery: ", sp.name(), " slices tensor '", name, "', which the model does not have");
+    const auto& w = it->second;
+    HP_CHECK(axis >= 0 && axis < w.dim(), "surgery: ", sp.name(), ": '", name, "' has no axis ", axis);
+    std::sort(pieces.begin(), pieces.end(),
+              [](const Piece& a, const Piece& b) { return a.slice->offset < b.slice->offset; });
+    // The slices of one tensor and axis must tile it, or surgery would silently drop entries.
+    int64_t at = 0;
+    for (const auto& p : pieces) {
+      const int64_t n = p.per_unit ? sp.units : sp.groups;
+      HP_CHECK(p.slice->offset == at, "surgery: ", sp.name(), ": slices of '", name, "' axis ", axis,
+               " leave a gap or overlap at ", at);
+      at += n * p.slice->block;
+    }
+    HP_CHECK(at == w.size(axis), "surgery: ", sp.name(), ": slices of '", name, "' cover ", at, " of ",
+             w.size(axis), " entries on axis ", axis);
+    std::vector<torch::Tensor> parts;
+    for (const auto& p : pieces) {
+      const auto& keep = p.per_unit ? units : groups;
+      std::vector<int64_t> idx;
+      for (int64_t b : keep)
+        for (int64_t r = 0; r < p.slice->block; ++r) idx.push_back(p.slice->offset + b * p.slice->block + r);
+      parts.push_back(w.index_select(axis, torch::tensor(idx, torch::kInt64)));
+      if (p.per_unit && pad > 0) {
+        auto sizes = w.sizes().vec();
+        sizes[axis] = pad * p.slice->block;
+        parts.push_back(torch::zeros(sizes, w.options()));
+      }
+    }
+    it->second = (parts.size() == 1 ? parts[0] : torch::cat(parts, axis)).contiguous();
   }
-  auto c = m.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  for (int i = 0; i < n; ++i)
-    if (c.data_ptr<float>()[i] != 0.f) keep.push_back(i);
-  return keep;
-}
-
-// Row indices of the given blocks of `block` rows each: [b*block, (b+1)*block) for b in blocks.
-torch::Tensor block_rows(const std::vector<int>& blocks, int64_t block) {
-  std::vector<int64_t> idx;
-  for (int b : blocks)
-    for (int64_t r = 0; r < block; ++r) idx.push_back(b * block + r);
-  return torch::tensor(idx, torch::kInt64);
-}
-
-void take_rows(TensorMap& t, const std::string& name, const torch::Tensor& rows) {
-  if (name.empty() || !t.count(name)) return;
-  t[name] = t[name].index_select(0, rows).contiguous();
-}
-
-void take_cols(TensorMap& t, const std::string& name, const torch::Tensor& cols,
-               const torch::Tensor& scale /* [cols] or undefined */) {
-  if (name.empty() || !t.count(name)) return;
-  auto w = t[name].index_select(1, cols);
-  if (scale.defined()) w = w * scale.to(w.scalar_type()).view({1, -1});
-  t[name] = w.contiguous();
-}
-
-// Appends `n` zero rows (dim 0) or zero columns (dim 1) to a tensor.
-void pad_zeros(TensorMap& t, const std::string& name, int64_t n, int dim) {
-  if (name.empty() || !t.count(name) || n == 0) return;
-  auto& w = t[name];
-  auto sizes = w.sizes().vec();
-  sizes[dim] = n;
-  w = torch::cat({w, torch::zeros(sizes, w.options())}, dim).contiguous();
-}
-
-void drop(TensorMap& t, std::initializer_list<std::string> names) {
-  for (const auto& n : names)
-    if (!n.empty()) t.erase(n);
-}
-
-// Per-unit scale over the kept units, repeated `rep` times (d_head columns per head);
-// undefined when every kept value is exactly 1 (nothing to fold).
-torch::Tensor kept_scale(const torch::Tensor& m, const std::vector<int>& keep, int64_t rep) {
-  if (!m.defined() || keep.empty()) return {};
-  auto v = m.detach().to(torch::kCPU, torch::kFloat32)
-               .index_select(0, torch::tensor(std::vector<int64_t>(keep.begin(), keep.end())));
-  if (v.eq(1).all().item<bool>()) return {};
-  return v.repeat_interleave(rep);
 }
 
 }  // namespace
 
-SurgeryResult prune_model(const Model& model, const MaskSet& masks, int ffn_align) {
+SurgeryResult prune_model(const Model& model, const MaskSet& masks, int ffn_align,
+                          const TensorMap& updates) {
   HP_CHECK(ffn_align >= 1, "surgery: ffn_align must be >= 1, got ", ffn_align);
-  const auto& cfg = model.config();
-  masks.check_against(cfg);
+  const auto& specs = model.sublayers();
+  masks.check_against(specs);
   SurgeryResult res;
-  res.config = cfg;
+  res.config = model.config();
   torch::NoGradGuard ng;
   for (const auto& [k, v] : model.state()) res.tensors[k] = v.detach().to(torch::kCPU).clone();
-  const int64_t dh = cfg.d_head;
-  for (int il = 0; il < cfg.n_layer; ++il) {
-    const auto& lc = cfg.layers[il];
-    const auto nm = model.names(il);
-    auto& t = res.tensors;
-    auto& out = res.config.layers[il];
-    // Attention heads.
-    auto keep_h = nonzero_indices(masks.layers[il].head, lc.n_head);
-    if (lc.n_head > 0) {
-      if (keep_h.empty()) {
-        drop(t, {nm.wq, nm.bq, nm.wk, nm.bk, nm.wv, nm.bv, nm.wo, nm.bo});
-        for (const auto& n : nm.attn_other) t.erase(n);
-        out.n_head = out.n_head_kv = 0;
-      } else {
-        const int group = lc.n_head / lc.n_head_kv;
-        std::vector<int> keep_kv, per_group(lc.n_head_kv, 0);
-        for (int h : keep_h) per_group[h / group]++;
-        int kept_per_group = -1;
-        for (int g = 0; g < lc.n_head_kv; ++g) {
-          if (per_group[g] == 0) continue;
-          keep_kv.push_back(g);
-          HP_CHECK(kept_per_group < 0 || per_group[g] == kept_per_group, "surgery: layer ", il,
-                   ": grouped-query attention needs the same number of query heads kept in every "
-                   "K/V group that survives (groups keep ", per_group[g], " and ", kept_per_group,
-                   "); prune whole groups or equal counts per group");
-          kept_per_group = per_group[g];
-        }
-        auto qrows = block_rows(keep_h, dh);
-        take_rows(t, nm.wq, qrows);
-        take_rows(t, nm.bq, qrows);
-        auto kvrows = block_rows(keep_kv, dh);
-        for (const auto& n : {nm.wk, nm.bk, nm.wv, nm.bv}) take_rows(t, n, kvrows);
-        take_cols(t, nm.wo, qrows, kept_scale(masks.layers[il].head, keep_h, dh));
-        out.n_head = keep_h.size();
-        out.n_head_kv = keep_kv.size();
-      }
-    }
-    res.kept_heads.push_back(lc.n_head > 0 ? keep_h : std::vector<int>{});
-    // FFN neurons.
+  for (const auto& [k, v] : updates) {
+    auto it = res.tensors.find(k);
+    HP_CHECK(it != res.tensors.end(), "surgery: weight update for unknown tensor '", k, "'");
+    HP_CHECK(it->second.sizes() == v.sizes(), "surgery: weight update for '", k, "' has shape ",
+             v.sizes(), ", the model's is ", it->second.sizes());
+    it->second = v.detach().to(torch::kCPU, it->second.scalar_type()).clone();
+  }
+  auto& t = res.tensors;
+  for (const auto& sp : specs) {
+    const auto& m = masks.sub[sp.index];
+    auto keep = kept_indices(m, sp.units);
+    std::vector<int64_t> groups;
     int64_t pad = 0;
-    auto keep_f = nonzero_indices(masks.layers[il].neuron, lc.n_ff);
-    if (lc.n_ff > 0) {
-      if (keep_f.empty()) {
-        drop(t, {nm.w_up, nm.b_up, nm.w_gate, nm.b_gate, nm.w_down, nm.b_down});
-        for (const auto& n : nm.ffn_other) t.erase(n);
-        out.n_ff = 0;
-      } else {
-        auto rows = torch::tensor(std::vector<int64_t>(keep_f.begin(), keep_f.end()));
-        for (const auto& n : {nm.w_up, nm.b_up, nm.w_gate, nm.b_gate}) take_rows(t, n, rows);
-        take_cols(t, nm.w_down, rows, kept_scale(masks.layers[il].neuron, keep_f, 1));
-        out.n_ff = keep_f.size();
-        if (out.n_ff < lc.n_ff) {
-          int64_t width = std::min<int64_t>(lc.n_ff, (out.n_ff + ffn_align - 1) / ffn_align * ffn_align);
-          pad = width - out.n_ff;
-          for (const auto& n : {nm.w_up, nm.b_up, nm.w_gate, nm.b_gate}) pad_zeros(t, n, pad, 0);
-          pad_zeros(t, nm.w_down, pad, 1);
-          out.n_ff = width;
+    if (sp.units > 0 && keep.empty()) {
+      // The whole sublayer goes; only its residual path (and norm) remains.
+      for (const auto* list : {&sp.unit_slices, &sp.group_slices})
+        for (const auto& sl : *list) t.erase(sl.tensor);
+      if (!sp.out_bias.empty()) t.erase(sp.out_bias);
+      for (const auto& n : sp.whole) t.erase(n);
+      resize_sublayer(res.config, sp, 0, 0);
+    } else if (sp.units > 0) {
+      if (is_attention(sp.kind)) {
+        // A K/V group survives while it serves a kept query head; grouped-query attention needs
+        // the same number of query heads in every surviving group.
+        std::vector<int64_t> per_group(sp.groups, 0);
+        for (int64_t u : keep) per_group[sp.group_of(u)]++;
+        int64_t per = -1;
+        for (int64_t g = 0; g < sp.groups; ++g) {
+          if (per_group[g] == 0) continue;
+          groups.push_back(g);
+          HP_CHECK(per < 0 || per_group[g] == per, "surgery: ", sp.name(),
+                   ": grouped-query attention needs the same number of query heads kept in every "
+                   "K/V group that survives (groups keep ", per_group[g], " and ", per,
+                   "); prune whole groups or equal counts per group");
+          per = per_group[g];
         }
       }
+      int64_t width = static_cast<int64_t>(keep.size());
+      if (sp.may_pad && width < sp.units) {
+        width = std::min<int64_t>(sp.units, (width + ffn_align - 1) / ffn_align * ffn_align);
+        pad = width - static_cast<int64_t>(keep.size());
+      }
+      // Scales of the kept units fold into the output projection's input blocks.
+      torch::Tensor scale;
+      if (m.defined()) {
+        auto v = m.detach().to(torch::kCPU, torch::kFloat32)
+                     .index_select(0, torch::tensor(keep, torch::kInt64));
+        if (!v.eq(1).all().item<bool>()) scale = v;
+      }
+      cut_sublayer(t, sp, keep, groups, pad);
+      if (scale.defined()) {
+        auto& w = t.at(sp.out_proj.tensor);
+        // The out_proj slice's kept blocks now start at its offset in the cut tensor (slices
+        // before it on the same axis shrank too): locate it by re-walking the pieces.
+        int64_t start = 0;
+        for (const auto* list : {&sp.unit_slices, &sp.group_slices})
+          for (const auto& sl : *list)
+            if (sl.tensor == sp.out_proj.tensor && sl.axis == sp.out_proj.axis &&
+                sl.offset < sp.out_proj.offset)
+              start += (list == &sp.unit_slices ? width : static_cast<int64_t>(groups.size())) * sl.block;
+        auto rep = scale.repeat_interleave(sp.out_proj.block);  // [kept * block]
+        std::vector<int64_t> shape(w.dim(), 1);
+        shape[sp.out_proj.axis] = rep.numel();
+        auto part = w.narrow(sp.out_proj.axis, start, rep.numel());
+        part.mul_(rep.to(w.scalar_type()).view(shape));
+      }
+      resize_sublayer(res.config, sp, width, static_cast<int64_t>(groups.size()));
     }
-    res.kept_neurons.push_back(lc.n_ff > 0 ? keep_f : std::vector<int>{});
-    res.padded_neurons.push_back(pad);
+    res.kept_units.push_back(sp.units > 0 ? keep : std::vector<int64_t>{});
+    res.kept_groups.push_back(groups);
+    res.padded_units.push_back(pad);
   }
   return res;
 }

@@ -11,7 +11,7 @@
 #include "data/batch.h"
 #include "eval/evaluate.h"
 #include "io/checkpoint.h"
-#include "train/task.h"
+#include "task/task.h"
 
 namespace hp {
 

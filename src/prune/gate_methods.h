@@ -1,7 +1,8 @@
-// Gate-trained head pruning methods (registered with MethodInfo::trains = true). Each trains the
-// model jointly with one gate per attention head (gate_train.h) on the full training file
-// ctx.params["data"] (or, when absent, ctx.calib) and returns head masks; docs/gates.md gives the
-// equations, defaults, the --param names and how the published step schedules map to short runs.
+// Gate-trained head pruning methods (registered with MethodInfo::trains = true). Each trains a
+// copy of the model jointly with one gate per head of every attention sublayer (gates/gate_train.h)
+// on the full training file ctx.data_path (or, when absent, ctx.calib) and returns head masks and
+// the trained weights; docs/gates.md gives the equations, defaults, the --param names and how the
+// published step schedules map to short runs.
 //   voita        Voita et al. 2019: Hard Concrete gates + expected-L0 penalty (lambda = --l0)
 //   pass         PASS: almost-sure sparsity loss, lambda schedule, clip & reopen; exactly K heads
 //   passconc     PASS + concentrator loss (empties whole attention layers)
@@ -16,12 +17,12 @@
 
 namespace hp {
 
-PruneOutput prune_voita(PruneContext& ctx);
-PruneOutput prune_pass(PruneContext& ctx);
-PruneOutput prune_passconc(PruneContext& ctx);
-PruneOutput prune_dsp(PruneContext& ctx);
-PruneOutput prune_ste(PruneContext& ctx);
-PruneOutput prune_l0_layerwise(PruneContext& ctx);
+PruneOutput prune_voita(const PruneContext& ctx);
+PruneOutput prune_pass(const PruneContext& ctx);
+PruneOutput prune_passconc(const PruneContext& ctx);
+PruneOutput prune_dsp(const PruneContext& ctx);
+PruneOutput prune_ste(const PruneContext& ctx);
+PruneOutput prune_l0_layerwise(const PruneContext& ctx);
 
 // Final masks of the exact-K methods and the ranking used by all: the K largest values of
 // `scores` ([layout.total]) as a binary head mask set (ties to the lower flat index).

@@ -1,7 +1,7 @@
 // Method entry points: parameter reading, the GateMethod of each method (gate values per step,
 // sparsity loss, schedules) and the final masks. The math lives in hard_concrete / losses / topk,
 // the loop in gate_train.
-#include "gates/methods.h"
+#include "prune/gate_methods.h"
 
 #include <cmath>
 #include <random>
@@ -18,46 +18,6 @@ namespace hp {
 namespace {
 
 using json = nlohmann::json;
-
-// ctx.params with a record of what was read, so a misspelt --param is an error, not a silent default.
-class Params {
- public:
-  Params(const json& j, std::string method) : j_(j), method_(std::move(method)) {}
-  bool has(const std::string& key) {
-    used_.insert(key);
-    return j_.contains(key) && !j_[key].is_null();
-  }
-  double num(const std::string& key, double def) {
-    if (!has(key)) return def;
-    const auto& v = j_[key];
-    HP_CHECK(v.is_number(), method_, ": parameter '", key, "' must be a number, got ", v.dump());
-    return v.get<double>();
-  }
-  int64_t integer(const std::string& key, int64_t def) {
-    double v = num(key, double(def));
-    HP_CHECK(std::floor(v) == v, method_, ": parameter '", key, "' must be an integer, got ", v);
-    return int64_t(v);
-  }
-  std::string string(const std::string& key, const std::string& def) {
-    if (!has(key)) return def;
-    const auto& v = j_[key];
-    HP_CHECK(v.is_string(), method_, ": parameter '", key, "' must be a string, got ", v.dump());
-    return v.get<std::string>();
-  }
-  // Throws naming every parameter that was given but never read.
-  void finish() const {
-    std::string unknown, known;
-    for (const auto& [k, v] : j_.items())
-      if (!used_.count(k)) unknown += (unknown.empty() ? "" : ", ") + k;
-    for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
-    HP_CHECK(unknown.empty(), method_, ": unknown parameter(s) ", unknown, " (accepted: ", known, ")");
-  }
-
- private:
-  json j_;
-  std::string method_;
-  std::set<std::string> used_;
-};
 
 GateTrainOptions read_train_options(Params& p, const PruneContext& ctx, double gate_lr, const std::string& name) {
   GateTrainOptions o;
@@ -87,12 +47,11 @@ HardConcrete read_hard_concrete(Params& p, double beta) {
   return hc;
 }
 
-TaskData training_data(const PruneContext& ctx, Params& p, const std::string& name) {
-  int max_len = int(p.integer("max_len", 128));
-  std::string path = p.string("data", "");
-  if (!path.empty()) {
-    HP_CHECK(ctx.tok, name, ": needs the model's tokenizer to read ", path);
-    return load_task_data(path, ctx.model.config(), *ctx.tok, max_len);
+// The whole training file (ctx.data_path, encoded at ctx.max_len), or the calibration sample.
+TaskData training_data(const PruneContext& ctx, const std::string& name) {
+  if (!ctx.data_path.empty()) {
+    HP_CHECK(ctx.tok, name, ": needs the model's tokenizer to read ", ctx.data_path);
+    return load_task_data(ctx.data_path, ctx.model.config(), *ctx.tok, ctx.max_len);
   }
   HP_CHECK(ctx.calib && !ctx.calib->items.empty(), name, ": needs training data (--data)");
   return *ctx.calib;
@@ -380,13 +339,23 @@ class L0LayerwiseGates : public HardConcreteGates {
 };
 
 // Common result fields: kept heads per layer, attention layers alive, training figures, gates.csv.
-PruneOutput finish(const GateLayout& layout, MaskSet masks, const GateTrainResult& tr, json info) {
+// The method's own copy of the model, in train mode: gate training changes its weights, which
+// reach the pruned model through PruneOutput::weights; ctx.model is never written.
+std::shared_ptr<Model> trainable_copy(const PruneContext& ctx) {
+  auto m = clone_model(ctx.model, ctx.device);
+  m->train();
+  return m;
+}
+
+PruneOutput finish(const GateLayout& layout, MaskSet masks, const GateTrainResult& tr, json info,
+                   const Model& trained) {
   PruneOutput out;
   json per_layer = json::array();
   int alive = 0;
   int64_t kept = 0;
-  for (const auto& l : masks.layers) {
-    int64_t k = l.head.defined() ? l.head.ne(0).sum().item<int64_t>() : 0;
+  for (size_t g = 0; g < layout.sizes.size(); ++g) {
+    const auto& t = masks.sub[layout.sublayer[g]];
+    int64_t k = t.defined() ? t.ne(0).sum().item<int64_t>() : 0;
     per_layer.push_back(k);
     alive += k > 0;
     kept += k;
@@ -407,6 +376,8 @@ PruneOutput finish(const GateLayout& layout, MaskSet masks, const GateTrainResul
   out.masks = std::move(masks);
   out.info = std::move(info);
   out.files["gates.csv"] = tr.gates_csv;
+  torch::NoGradGuard ng;
+  for (const auto& [name, t] : trained.state()) out.weights[name] = t.detach().to(torch::kCPU).clone();
   return out;
 }
 
@@ -445,35 +416,36 @@ MaskSet l0_layerwise_final_masks(const GateLayout& layout, const HardConcrete& h
   return masks_from_values(layout, keep);
 }
 
-PruneOutput prune_voita(PruneContext& ctx) {
+PruneOutput prune_voita(const PruneContext& ctx) {
   const std::string name = "voita";
   Params p(ctx.params, name);
-  auto layout = GateLayout::heads_of(ctx.model.config());
+  auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.1, name);
   auto hc = read_hard_concrete(p, 0.33);
   double lambda = p.num("l0", 0.0015);
   int64_t keep = read_keep_heads(p, layout.total, name, false);
   double threshold = p.num("threshold", 0.5);
   bool fold = p.num("fold", 1) != 0;
-  auto data = training_data(ctx, p, name);
+  auto data = training_data(ctx, name);
   p.finish();
   HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   VoitaGates gates(layout, hc, xavier_init(layout), ctx.device, lambda);
-  auto tr = train_gates(ctx.model, data, *ctx.tok, gates, layout, opt, ctx.device);
+  auto model = trainable_copy(ctx);
+  auto tr = train_gates(*model, data, *ctx.tok, gates, layout, opt, ctx.device);
   auto masks = voita_final_masks(layout, hc, gates.tensor(), threshold, fold, keep);
   auto det = to_vector(hc.deterministic(gates.tensor().detach()));
   int64_t closed = 0;
   for (double d : det) closed += d == 0;
   json info = {{"lambda", lambda}, {"selection", keep > 0 ? "top-k" : "threshold"}, {"threshold", threshold},
                {"fold", fold}, {"closed_deterministic", closed}, {"open_deterministic", int64_t(det.size()) - closed}};
-  return finish(layout, std::move(masks), tr, info);
+  return finish(layout, std::move(masks), tr, info, *model);
 }
 
-static PruneOutput run_pass(PruneContext& ctx, bool concentrator) {
+static PruneOutput run_pass(const PruneContext& ctx, bool concentrator) {
   const std::string name = concentrator ? "passconc" : "pass";
   Params p(ctx.params, name);
-  auto layout = GateLayout::heads_of(ctx.model.config());
+  auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.5, name);
   auto hc = read_hard_concrete(p, 0.33);
   PassGates::Config c;
@@ -490,13 +462,14 @@ static PruneOutput run_pass(PruneContext& ctx, bool concentrator) {
   c.clip_at = p.num("la_clip", 5.0);
   if (concentrator) c.conc_cap = p.num("conc_cap", 3000);
   c.seed = ctx.seed;
-  auto data = training_data(ctx, p, name);
+  auto data = training_data(ctx, name);
   p.finish();
   HP_CHECK(c.lambda0 > 0 && c.growth >= 1 && c.period_frac > 0 && c.clip_at > 0, name,
            ": need lambda0 > 0, lambda_growth >= 1, period_frac > 0, la_clip > 0");
   torch::manual_seed(init_seed(ctx.seed));
   PassGates gates(layout, hc, xavier_init(layout), ctx.device, c);
-  auto tr = train_gates(ctx.model, data, *ctx.tok, gates, layout, opt, ctx.device);
+  auto model = trainable_copy(ctx);
+  auto tr = train_gates(*model, data, *ctx.tok, gates, layout, opt, ctx.device);
   // Final mask: the K largest log_alpha (= the K largest deterministic gates, the map being
   // monotone). Binary: at exact K the open gates sit at log_alpha >= la_clip where the
   // deterministic gate is exactly 1 anyway.
@@ -507,16 +480,16 @@ static PruneOutput run_pass(PruneContext& ctx, bool concentrator) {
                  " closed (", info["open"].get<int64_t>(), " open, ", info["closed"].get<int64_t>(),
                  " closed at the end); the mask keeps the top-", c.keep,
                  " log_alpha. More steps or a smaller period_frac give the schedule more room."));
-  return finish(layout, std::move(masks), tr, info);
+  return finish(layout, std::move(masks), tr, info, *model);
 }
 
-PruneOutput prune_pass(PruneContext& ctx) { return run_pass(ctx, false); }
-PruneOutput prune_passconc(PruneContext& ctx) { return run_pass(ctx, true); }
+PruneOutput prune_pass(const PruneContext& ctx) { return run_pass(ctx, false); }
+PruneOutput prune_passconc(const PruneContext& ctx) { return run_pass(ctx, true); }
 
-static PruneOutput run_subset(PruneContext& ctx, bool ste) {
+static PruneOutput run_subset(const PruneContext& ctx, bool ste) {
   const std::string name = ste ? "ste" : "dsp";
   Params p(ctx.params, name);
-  auto layout = GateLayout::heads_of(ctx.model.config());
+  auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.5, name);
   SubsetGates::Config c;
   c.keep = read_keep_heads(p, layout.total, name, true);
@@ -528,24 +501,25 @@ static PruneOutput run_subset(PruneContext& ctx, bool ste) {
     c.anneal_frac = p.num("anneal_frac", 0.7);
     c.anneal_steps = p.integer("anneal_steps", 0);
   }
-  auto data = training_data(ctx, p, name);
+  auto data = training_data(ctx, name);
   p.finish();
   torch::manual_seed(init_seed(ctx.seed));
   SubsetGates gates(layout, xavier_init(layout), ctx.device, c);
-  auto tr = train_gates(ctx.model, data, *ctx.tok, gates, layout, opt, ctx.device);
+  auto model = trainable_copy(ctx);
+  auto tr = train_gates(*model, data, *ctx.tok, gates, layout, opt, ctx.device);
   auto masks = topk_head_masks(layout, gates.tensor(), c.keep);
   json info = gates.info();
   info["noise"] = c.noise;
-  return finish(layout, std::move(masks), tr, info);
+  return finish(layout, std::move(masks), tr, info, *model);
 }
 
-PruneOutput prune_dsp(PruneContext& ctx) { return run_subset(ctx, false); }
-PruneOutput prune_ste(PruneContext& ctx) { return run_subset(ctx, true); }
+PruneOutput prune_dsp(const PruneContext& ctx) { return run_subset(ctx, false); }
+PruneOutput prune_ste(const PruneContext& ctx) { return run_subset(ctx, true); }
 
-PruneOutput prune_l0_layerwise(PruneContext& ctx) {
+PruneOutput prune_l0_layerwise(const PruneContext& ctx) {
   const std::string name = "l0-layerwise";
   Params p(ctx.params, name);
-  auto layout = GateLayout::heads_of(ctx.model.config());
+  auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.1, name);
   auto hc = read_hard_concrete(p, 0.333);
   double lambda = p.num("l0", 0.02);
@@ -555,13 +529,14 @@ PruneOutput prune_l0_layerwise(PruneContext& ctx) {
   bool init = p.num("init", 1) != 0;
   double init_value = p.num("init_value", 2.0);
   bool scaling = p.num("scaling", 1) != 0;
-  auto data = training_data(ctx, p, name);
+  auto data = training_data(ctx, name);
   p.finish();
   HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   auto init_v = init ? std::vector<double>(size_t(layout.total), init_value) : xavier_init(layout);
   L0LayerwiseGates gates(layout, hc, init_v, ctx.device, lambda, warmup, warmup_steps, scaling);
-  auto tr = train_gates(ctx.model, data, *ctx.tok, gates, layout, opt, ctx.device);
+  auto model = trainable_copy(ctx);
+  auto tr = train_gates(*model, data, *ctx.tok, gates, layout, opt, ctx.device);
   auto masks = l0_layerwise_final_masks(layout, hc, gates.tensor(), scaling, keep);
   json info = gates.info();
   info["lambda"] = lambda;
@@ -570,9 +545,12 @@ PruneOutput prune_l0_layerwise(PruneContext& ctx) {
   info["scaling"] = scaling;
   info["selection"] = keep > 0 ? "top-k" : "threshold";
   json scales = json::array();
-  for (const auto& l : masks.layers) scales.push_back(l.head.defined() ? l.head.max().item<double>() : 0.0);
+  for (size_t g = 0; g < layout.sizes.size(); ++g) {
+    const auto& t = masks.sub[layout.sublayer[g]];
+    scales.push_back(t.defined() && t.numel() > 0 ? t.max().item<double>() : 0.0);
+  }
   info["output_scale_per_layer"] = scales;
-  return finish(layout, std::move(masks), tr, info);
+  return finish(layout, std::move(masks), tr, info, *model);
 }
 
 }  // namespace hp

@@ -39,10 +39,19 @@ struct LossOut {
 // generator seeded by `mask_seed`, so evaluation masking is reproducible. `trace` (optional) is
 // passed to the forward pass (e.g. gate training asks for per-head attention confidence).
 LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
-                  uint64_t mask_seed, torch::Device device, Trace* trace = nullptr);
+                  uint64_t mask_seed, torch::Device device, Probe* probe = nullptr);
 
 // Ids a masked-LM must never mask or predict ([CLS], [SEP], [PAD], ...).
 std::vector<int64_t> special_ids(const Tokenizer& tok);
+
+// Fixed masking of a masked-LM evaluation set: per sequence, input ids with [MASK] etc. applied
+// and the target ids (-100 where not predicted).
+struct MlmEvalSet {
+  std::vector<std::vector<int64_t>> inputs, targets;
+};
+MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed);
+Batch collate_mlm(const MlmEvalSet& set, const std::vector<int>& idx, int64_t pad_id,
+                  torch::Tensor* targets /* out: [B, T] */);
 
 // Collates items[idx] for the model's task.
 Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokenizer& tok);
