@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "config/task_info.h"
 #include "core/check.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -35,7 +36,7 @@ static std::map<std::string, std::string> train_vocab(const std::vector<std::str
     const auto& f = files[i];
     std::string ext = fs::path(f).extension().string();
     if (ext == ".tsv" || ext == ".jsonl") {  // vocabulary from the text columns only
-      auto ds = read_classification(f, {}, task == "regress");
+      auto ds = read_classification(f, {}, task_info(task).regression);
       std::string p = (tmp / ("text" + std::to_string(i) + ".txt")).string();
       std::ofstream o(p);
       for (const auto& e : ds.examples) o << e.text_a << "\n" << (e.has_b ? e.text_b + "\n" : "");
@@ -53,10 +54,11 @@ static std::map<std::string, std::string> train_vocab(const std::vector<std::str
 
 // Classification heads take their label set from the training data (sorted, see readers.h).
 static void set_labels_from_data(ModelConfig& cfg, const std::string& train) {
-  if (cfg.task == "mlm") return;
-  Dataset ds = read_classification(train, {}, cfg.task == "regress");
+  const TaskInfo& task = task_info(cfg.task);
+  if (!task.labelled_files) return;
+  Dataset ds = read_classification(train, {}, task.regression);
   cfg.labels = ds.labels;
-  cfg.n_labels = cfg.task == "regress" ? 1 : static_cast<int>(ds.labels.size());
+  cfg.n_labels = task.regression ? 1 : static_cast<int>(ds.labels.size());
 }
 
 int cmd_train(const Args& args) {
@@ -97,7 +99,7 @@ int cmd_train(const Args& args) {
   std::string device = apply_common(o);
   torch::manual_seed(o.integer("seed"));
   const std::string task = o.str("task"), out = o.str("out");
-  HP_CHECK(task == "mlm" || task == "classify" || task == "regress", "--task must be mlm, classify or regress, got '", task, "'");
+  task_info(task);  // throws naming the known tasks
   for (const auto& f : o.list("train")) HP_CHECK(fs::exists(f), f, ": training data not found");
 
   std::shared_ptr<Model> model;

@@ -19,7 +19,7 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   auto mit = prune_methods().find(job.method);
   HP_CHECK(mit != prune_methods().end(), "unknown method '", job.method, "'");
   const MethodInfo& method = mit->second;
-  HP_CHECK(job.keep_flops > 0 && job.keep_flops <= 1, "--keep-flops must be in (0, 1], got ", job.keep_flops);
+  check_keep_flops(job.keep_flops);
   HP_CHECK(job.ffn_align >= 1, "--ffn-align must be >= 1, got ", job.ffn_align);
   HP_CHECK(!job.out_dir.empty(), "--out is required");
   HP_CHECK(!job.data.empty() || !method.needs_data, "--method ", job.method, " needs calibration data (--data)");
@@ -105,9 +105,10 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   files["prune_args.json"] = job.args.dump(1);
   for (const auto& [name, content] : po.files) files[name] = content;
   // HF can load the result as-is only with uniform FFN widths and no skipped attention.
-  bool hf_ok = true;
+  bool hf_ok = map.contains("layers");  // HF's pruned_heads describes per-layer heads only
   for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;
-  auto pruned_heads = pruned_heads_from_map(map);
+  std::vector<std::vector<int>> pruned_heads;
+  if (hf_ok) pruned_heads = pruned_heads_from_map(map);
   TensorMap cpu;
   for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kCPU, job.save_dtype);
   save_checkpoint(job.out_dir, res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);

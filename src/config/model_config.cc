@@ -1,5 +1,6 @@
 #include "config/model_config.h"
 
+#include "config/task_info.h"
 #include "core/check.h"
 
 namespace hp {
@@ -34,8 +35,7 @@ void ModelConfig::validate() const {
   HP_CHECK(n_layer > 0, "config: num_hidden_layers must be > 0, got ", n_layer);
   HP_CHECK(static_cast<int>(layers.size()) == n_layer, "config: ", layers.size(),
            " per-layer entries for num_hidden_layers=", n_layer);
-  HP_CHECK(task == "classify" || task == "regress" || task == "mlm" || task == "lm",
-           "config: unknown task '", task, "'");
+  const TaskInfo& ti = task_info(task);  // throws naming the known tasks
   for (int il = 0; il < n_layer; ++il) {
     const auto& l = layers[il];
     HP_CHECK(l.n_head >= 0 && l.n_head_kv >= 0 && l.n_ff >= 0, "config: layer ", il,
@@ -43,7 +43,8 @@ void ModelConfig::validate() const {
     HP_CHECK(l.n_head == 0 || (l.n_head_kv > 0 && l.n_head % l.n_head_kv == 0), "config: layer ",
              il, " n_head=", l.n_head, " is not a multiple of n_head_kv=", l.n_head_kv);
   }
-  if (task == "classify") HP_CHECK(n_labels >= 2, "config: classification needs >= 2 labels");
+  HP_CHECK(n_labels >= ti.min_labels, "config: task ", task, " needs >= ", ti.min_labels,
+           " labels, got ", n_labels);
 }
 
 }  // namespace hp

@@ -21,7 +21,7 @@ struct LayerConfig {
 
 struct ModelConfig {
   std::string arch = "bert";      // registry key: "bert", ...
-  std::string task = "classify";  // "classify" | "regress" | "mlm" | "lm"
+  std::string task = "classify";  // a task of config/task_info.h
   int vocab_size = 0;
   int d_model = 0;
   int d_head = 0;

@@ -56,7 +56,7 @@ static EvalResult evaluate_mlm(Model& model, const TaskData& data, const Tokeniz
   if (bar) bar->finish();
   HP_CHECK(count > 0, data.path, ": no tokens were masked (text too short?)");
   EvalResult r;
-  r.task = "mlm";
+  r.task = data.task;
   r.metric = "mlm_perplexity";
   r.loss = nll / count;
   r.value = std::exp(r.loss);
@@ -74,7 +74,8 @@ EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok, co
   bool was_training = model.is_training();
   model.eval();
   EvalResult r;
-  if (data.task == "mlm") {
+  const TaskInfo& task = task_info(data.task);
+  if (task.masked_inputs) {
     r = evaluate_mlm(model, data, tok, masks, device, batch_size, seed, progress);
   } else {
     std::vector<double> pred, gold;
@@ -92,7 +93,7 @@ EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok, co
       auto lg = out.logits.to(torch::kFloat32).cpu();
       auto tg = out.targets.cpu();
       for (int64_t i = 0; i < (int64_t)idx.size(); ++i) {
-        if (data.task == "regress") {
+        if (task.regression) {
           pred.push_back(lg[i].item<double>());
           gold.push_back(tg[i].item<double>());
         } else {
@@ -106,7 +107,7 @@ EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok, co
     r.task = data.task;
     r.examples = n;
     r.loss = loss / n;
-    if (data.task == "regress") {
+    if (task.regression) {
       r.metric = "pearson";
       r.value = pearson(pred, gold);
       r.extra = {{"spearman", spearman(pred, gold)}};

@@ -1,5 +1,5 @@
 // Joint training of a model and per-head gates, shared by every gate-trained pruning method
-// (voita, pass, passconc, dsp, ste, l0-layerwise; see methods.h and docs/gates.md). A method
+// (voita, pass, passconc, dsp, ste, l0-layerwise; see prune/gate_methods.h and docs/gates.md). A method
 // supplies the gate parameters, the gate values of each step and its sparsity loss through
 // GateMethod; this loop owns data order, optimizers, learning-rate schedule, gradient clipping,
 // progress and the gates.csv trajectory. Gates reach the model only as head masks of a MaskSet,

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "config/task_info.h"
 #include "core/check.h"
 
 namespace hp {
@@ -237,7 +238,7 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
       fail(str(where, ": architectures ", json(archs).dump(), " is not supported (", kSeqCls, ", ",
                kMaskedLm, ")"));
   }
-  if (cfg.task == "regress") {
+  if (task_info(cfg.task).regression) {
     // headprune regresses a single value, as the model's one-output classifier expects.
     HP_CHECK(labels.size() <= 1 || !labels_given, where,
              ": regression needs exactly 1 label (num_labels=1), the config has ", labels.size());
@@ -278,7 +279,8 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
   HP_CHECK(cfg.arch == "bert", "config_to_hf: arch '", cfg.arch,
            "' has no Hugging Face config writer (supported: bert)");
   cfg.validate();
-  HP_CHECK(cfg.task != "lm", "config_to_hf: task 'lm' has no BERT head (classify, regress, mlm)");
+  HP_CHECK(!task_info(cfg.task).token_level || task_info(cfg.task).masked_inputs,
+           "config_to_hf: task '", cfg.task, "' has no BERT head (classify, regress, mlm)");
   HP_CHECK(cfg.d_head * cfg.n_head_dense == cfg.d_model, "config_to_hf: d_head ", cfg.d_head,
            " * num_attention_heads ", cfg.n_head_dense, " != hidden_size ", cfg.d_model,
            " (transformers derives the head size from these)");
@@ -289,7 +291,8 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
   if (!j.contains("attention_probs_dropout_prob")) j["attention_probs_dropout_prob"] = 0.1;
   for (const auto& k : kInterpreted) j.erase(k);  // interpreted values come from cfg only
 
-  j["architectures"] = json::array({cfg.task == "mlm" ? kMaskedLm : kSeqCls});
+  const TaskInfo& task = task_info(cfg.task);
+  j["architectures"] = json::array({task.token_level ? kMaskedLm : kSeqCls});
   j["model_type"] = "bert";
   j["vocab_size"] = cfg.vocab_size;
   j["hidden_size"] = cfg.d_model;
@@ -301,10 +304,10 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
   j["type_vocab_size"] = cfg.type_vocab_size;
   j["layer_norm_eps"] = float_for_json(cfg.ln_eps);
   j["pad_token_id"] = cfg.pad_id;
-  if (cfg.task != "mlm")
-    j["problem_type"] = cfg.task == "regress" ? "regression" : "single_label_classification";
+  if (!task.token_level)
+    j["problem_type"] = task.regression ? "regression" : "single_label_classification";
 
-  const size_t n_labels = cfg.task == "regress" ? 1 : static_cast<size_t>(cfg.n_labels);
+  const size_t n_labels = task.regression ? 1 : static_cast<size_t>(cfg.n_labels);
   HP_CHECK(cfg.labels.empty() || cfg.labels.size() == n_labels, "config_to_hf: ", cfg.labels.size(),
            " label names for ", n_labels, " labels");
   json id2label = json::object(), label2id = json::object();

@@ -1,5 +1,6 @@
 #include "model/bert.h"
 
+#include "config/task_info.h"
 #include "core/check.h"
 
 namespace hp {
@@ -81,8 +82,10 @@ ModelConfig BertModel::tiny(const std::string& task) {
 
 BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
   cfg_.validate();
-  HP_CHECK(cfg_.task == "classify" || cfg_.task == "regress" || cfg_.task == "mlm",
-           "bert: task '", cfg_.task, "' is not supported (classify, regress, mlm)");
+  const TaskInfo& task = task_info(cfg_.task);
+  HP_CHECK(task.masked_inputs || !task.token_level, "bert: task '", cfg_.task,
+           "' has no BERT head (a token-level task here must be masked-LM)");
+  token_head_ = task.token_level;
   const int64_t d = cfg_.d_model, dh = cfg_.d_head;
   dropout_ = cfg_.passthrough.value("hidden_dropout_prob", 0.1);
   attn_dropout_ = cfg_.passthrough.value("attention_probs_dropout_prob", 0.1);
@@ -124,14 +127,14 @@ BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
     L.ln2_b = add(p + "output.LayerNorm.bias", zeros(d));
     layers_.push_back(L);
   }
-  if (cfg_.task == "mlm") {
+  if (token_head_) {
     mlm_w_ = add("cls.predictions.transform.dense.weight", init_normal({d, d}));
     mlm_b_ = add("cls.predictions.transform.dense.bias", zeros(d));
     mlm_ln_w_ = add("cls.predictions.transform.LayerNorm.weight", ones(d));
     mlm_ln_b_ = add("cls.predictions.transform.LayerNorm.bias", zeros(d));
     mlm_bias_ = add("cls.predictions.bias", zeros(cfg_.vocab_size));
   } else {
-    int64_t n_out = cfg_.task == "regress" ? 1 : cfg_.n_labels;
+    int64_t n_out = task.regression ? 1 : cfg_.n_labels;
     pool_w_ = add("bert.pooler.dense.weight", init_normal({d, d}));
     pool_b_ = add("bert.pooler.dense.bias", zeros(d));
     cls_w_ = add("classifier.weight", init_normal({n_out, d}));
@@ -217,7 +220,7 @@ torch::Tensor BertModel::ffn(int s, const torch::Tensor& x, const torch::Tensor&
 
 torch::Tensor BertModel::head(const ForwardState& st) {
   const auto& x = st.x(Stack::Encoder);
-  if (cfg_.task == "mlm") {
+  if (token_head_) {
     auto h = st.predict_positions.defined() ? x.index({st.predict_positions}) : x;  // [N, d]
     h = activate(act_, torch::linear(h, mlm_w_, mlm_b_));
     h = layer_norm(h, mlm_ln_w_, mlm_ln_b_, cfg_.ln_eps);

@@ -33,6 +33,7 @@ class BertModel : public Model {
   torch::Tensor pool_w_, pool_b_, cls_w_, cls_b_;                 // classify / regress
   torch::Tensor mlm_w_, mlm_b_, mlm_ln_w_, mlm_ln_b_, mlm_bias_;  // mlm
   Activation act_;
+  bool token_head_ = false;  // masked-LM head (else pooler + classifier)
   double dropout_, attn_dropout_;
 };
 

@@ -4,7 +4,7 @@
 // embeddings ignored, as in the Kwon et al. and Kprune reference code), per sublayer:
 //   attention, per query head:  Q and O projections 4*T*d*dh, scores and context 4*T*S*dh
 //                               (S = T keys, plus memory_slots persistent vectors per head)
-//   attention, per K/V group:   K and V projections 4*S*d*dh, charged once per group that still
+//   attention, per K/V group:   K and V projections 4*T*d*dh, charged once per group that still
 //                               serves a kept query head (grouped-query attention)
 //   FFN, per neuron:            up + down 4*T*d (6*T*d with a gate projection)
 // Without grouped-query attention one head costs 8*T*d*dh + 4*T^2*dh, i.e. Kprune's

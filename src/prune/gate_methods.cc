@@ -27,7 +27,7 @@ GateTrainOptions read_train_options(Params& p, const PruneContext& ctx, double g
   o.lr = p.num("lr", 2e-5);
   o.gate_lr = p.num("gate_lr", gate_lr);
   o.lr_warmup = p.num("lr_warmup", 0.06);
-  o.gate_lr_schedule = p.num("gate_lr_schedule", 0) != 0;
+  o.gate_lr_schedule = p.flag("gate_lr_schedule", false);
   o.weight_decay = p.num("weight_decay", 0.01);
   o.clip = p.num("clip", 1.0);
   o.log_every = p.integer("log_every", 0);
@@ -425,9 +425,9 @@ PruneOutput prune_voita(const PruneContext& ctx) {
   double lambda = p.num("l0", 0.0015);
   int64_t keep = read_keep_heads(p, layout.total, name, false);
   double threshold = p.num("threshold", 0.5);
-  bool fold = p.num("fold", 1) != 0;
+  bool fold = p.flag("fold", true);
+  p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  p.finish();
   HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   VoitaGates gates(layout, hc, xavier_init(layout), ctx.device, lambda);
@@ -462,8 +462,8 @@ static PruneOutput run_pass(const PruneContext& ctx, bool concentrator) {
   c.clip_at = p.num("la_clip", 5.0);
   if (concentrator) c.conc_cap = p.num("conc_cap", 3000);
   c.seed = ctx.seed;
+  p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  p.finish();
   HP_CHECK(c.lambda0 > 0 && c.growth >= 1 && c.period_frac > 0 && c.clip_at > 0, name,
            ": need lambda0 > 0, lambda_growth >= 1, period_frac > 0, la_clip > 0");
   torch::manual_seed(init_seed(ctx.seed));
@@ -494,15 +494,15 @@ static PruneOutput run_subset(const PruneContext& ctx, bool ste) {
   SubsetGates::Config c;
   c.keep = read_keep_heads(p, layout.total, name, true);
   c.ste = ste;
-  c.noise = p.num("noise", ste ? 0 : 1) != 0;
+  c.noise = p.flag("noise", !ste);
   if (!ste) {
     c.tau0 = p.num("tau0", 1000);
     c.tau_end = p.num("tau_end", 1e-8);
     c.anneal_frac = p.num("anneal_frac", 0.7);
     c.anneal_steps = p.integer("anneal_steps", 0);
   }
+  p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  p.finish();
   torch::manual_seed(init_seed(ctx.seed));
   SubsetGates gates(layout, xavier_init(layout), ctx.device, c);
   auto model = trainable_copy(ctx);
@@ -524,13 +524,13 @@ PruneOutput prune_l0_layerwise(const PruneContext& ctx) {
   auto hc = read_hard_concrete(p, 0.333);
   double lambda = p.num("l0", 0.02);
   int64_t keep = read_keep_heads(p, layout.total, name, false);
-  bool warmup = p.num("warmup", 1) != 0;
+  bool warmup = p.flag("warmup", true);
   int64_t warmup_steps = p.integer("warmup_steps", 0);
-  bool init = p.num("init", 1) != 0;
+  bool init = p.flag("init", true);
   double init_value = p.num("init_value", 2.0);
-  bool scaling = p.num("scaling", 1) != 0;
+  bool scaling = p.flag("scaling", true);
+  p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  p.finish();
   HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   auto init_v = init ? std::vector<double>(size_t(layout.total), init_value) : xavier_init(layout);

@@ -6,7 +6,7 @@
 //  - the stopping rule is the FLOPs budget (the paper stops when a dev metric falls below 0.9x);
 //  - neurons are scored the same way (the paper prunes heads only) so the budget can be met with
 //    both kinds, but heads compete only with heads and neurons with neurons, each kind keeping the
-//    budget's fraction of its own FLOPs (keep_best_per_kind_under_budget). Ranking both kinds
+//    budget's fraction of its own FLOPs (keep_best_per_family_under_budget). Ranking both kinds
 //    together by importance per FLOP removed every head first on en-mlm (keep 0.5: 0 of 48 heads
 //    left, perplexity 587-593 vs 17 for kprune), with or without the per-layer L2 normalisation:
 //    a first-order |dL/dmask| badly underestimates what removing a whole head costs;

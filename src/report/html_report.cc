@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "report/pruning_map.h"
 #include "io/checkpoint.h"
 #include "report/svg.h"
 
@@ -186,24 +187,50 @@ Run load_run(const std::string& dir_str) {
     r.kept_flops_ratio = field<double>(map, "kept_flops_ratio", where);
     if (map.contains("budget")) r.keep_flops = optional_number(map["budget"], "keep_flops", where + ": budget");
     r.seconds = optional_number(map, "seconds", where);
-    auto layers = field<json>(map, "layers", where);
-    HP_CHECK(layers.is_array() && !layers.empty(), where, ": \"layers\" must be a non-empty array");
-    for (size_t il = 0; il < layers.size(); ++il) {
-      std::string lw = str(where, ": layers[", il, "]");
+    json subs;
+    try {
+      subs = map_sublayers(map);
+    } catch (const Error& e) {
+      fail(str(where, ": ", e.what()));
+    }
+    HP_CHECK(subs.is_array() && !subs.empty(), where, ": \"sublayers\" must be a non-empty array");
+    // Rows: one per attention sublayer; an FFN joins the first row of its block.
+    std::map<std::pair<std::string, int>, size_t> first_row;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      const std::string lw = str(where, ": sublayers[", i, "]");
+      const auto& sl = subs[i];
+      const std::string kind = field<std::string>(sl, "kind", lw);
+      const std::string stack = sl.value("stack", "encoder");
+      const int layer = field<int>(sl, "layer", lw);
+      const int total = field<int>(sl, "units_total", lw);
+      const auto kept = field<std::vector<int>>(sl, "kept", lw);
+      HP_CHECK(total >= 0, lw, ": negative units_total ", total);
+      const std::pair<std::string, int> block{stack, layer};
+      if (kind == "ffn") {
+        HP_CHECK(int(kept.size()) <= total, lw, ": ", kept.size(), " neurons kept of units_total ", total);
+        auto it = first_row.find(block);
+        if (it == first_row.end()) {  // a block without attention
+          RunLayer L;
+          L.label = str(stack == "encoder" ? "L" : "D", layer);
+          it = first_row.emplace(block, r.layers.size()).first;
+          r.layers.push_back(L);
+        }
+        r.layers[it->second].neurons_total = total;
+        r.layers[it->second].neurons_kept = int(kept.size());
+        continue;
+      }
       RunLayer L;
-      L.heads_total = field<int>(layers[il], "heads_total", lw);
-      L.heads_kept = field<std::vector<int>>(layers[il], "heads_kept", lw);
-      L.neurons_total = field<int>(layers[il], "neurons_total", lw);
-      L.neurons_kept = int(field<std::vector<int>>(layers[il], "neurons_kept", lw).size());
-      HP_CHECK(L.heads_total >= 0 && L.neurons_total >= 0, lw, ": negative heads_total (",
-               L.heads_total, ") or neurons_total (", L.neurons_total, ")");
+      L.heads_total = total;
+      L.heads_kept = kept;
+      L.label = str(stack == "encoder" ? "L" : "D", layer);
+      if (kind == "causal_attn") L.label += " self";
+      if (kind == "cross_attn") L.label += " cross";
       std::set<int> uniq(L.heads_kept.begin(), L.heads_kept.end());
       HP_CHECK(uniq.size() == L.heads_kept.size() &&
                    (uniq.empty() || (*uniq.begin() >= 0 && *uniq.rbegin() < L.heads_total)),
-               lw, ": heads_kept ", json(L.heads_kept).dump(), " must be distinct indices in [0, ",
+               lw, ": kept heads ", json(L.heads_kept).dump(), " must be distinct indices in [0, ",
                L.heads_total, ")");
-      HP_CHECK(L.neurons_kept <= L.neurons_total, lw, ": ", L.neurons_kept,
-               " neurons kept of neurons_total ", L.neurons_total);
+      first_row.emplace(block, r.layers.size());
       r.layers.push_back(std::move(L));
     }
   } else {
@@ -223,6 +250,7 @@ Run load_run(const std::string& dir_str) {
              n_layer, "/", n_head, "/", n_ff);
     for (int il = 0; il < n_layer; ++il) {
       RunLayer L;
+      L.label = str("L", il);
       L.heads_total = n_head;
       for (int h = 0; h < n_head; ++h) L.heads_kept.push_back(h);
       L.neurons_total = L.neurons_kept = n_ff;
@@ -380,7 +408,7 @@ std::string heatmap_svg(const Run& r) {
   for (int il = 0; il < L; ++il) {
     const auto& l = r.layers[il];
     double y = top + il * cell;
-    g.text(label_w - 6, y + cell / 2 + 3.5, "L" + std::to_string(il),
+    g.text(label_w - 6, y + cell / 2 + 3.5, l.label,
            {{"text-anchor", "end"}, {"fill", "#555"}});
     std::vector<bool> kept(l.heads_total, false);
     for (int h : l.heads_kept) kept[h] = true;
@@ -388,14 +416,14 @@ std::string heatmap_svg(const Run& r) {
       g.rect(label_w + h * cell, y, cell - 1.5, cell - 1.5,
              {{"class", kept[h] ? "cell kept" : "cell removed"},
               {"fill", kept[h] ? kKeptColor : kRemovedColor},
-              {"title", str("layer ", il, ", head ", h, ": ", kept[h] ? "kept" : "removed")}});
+              {"title", str(l.label, ", head ", h, ": ", kept[h] ? "kept" : "removed")}});
     double frac = l.neurons_total > 0 ? double(l.neurons_kept) / l.neurons_total : 0;
-    std::string ffn_tip = str("layer ", il, " FFN: ", l.neurons_kept, "/", l.neurons_total,
+    std::string ffn_tip = str(l.label, " FFN: ", l.neurons_kept, "/", l.neurons_total,
                               " neurons (", pct(l.neurons_kept, l.neurons_total), ")");
     g.rect(bar_x, y + 1.5, bar_w, cell - 4.5, {{"fill", "#eeeeee"}, {"title", ffn_tip}});
     if (frac > 0) g.rect(bar_x, y + 1.5, bar_w * frac, cell - 4.5, {{"fill", kFfnColor}, {"title", ffn_tip}});
     // A sublayer with nothing left is skipped entirely: worth catching the eye.
-    bool off = l.heads_kept.empty() || l.neurons_kept == 0;
+    bool off = (l.heads_total > 0 && l.heads_kept.empty()) || (l.neurons_total > 0 && l.neurons_kept == 0);
     g.text(text_x, y + cell / 2 + 3.5,
            str(l.heads_kept.size(), "/", l.heads_total, " heads, ", l.neurons_kept, "/",
                l.neurons_total, " neurons"),

@@ -12,7 +12,12 @@
 
 namespace hp {
 
+// One row of the report: an attention sublayer (heads) with the FFN of its block beside it. Rows
+// follow the pruning map's sublayer order, so row i is gates.csv's "layer" i (the i-th attention
+// sublayer); a block with two attention sublayers (decoder self- and cross-attention) has two rows,
+// the FFN shown on the first.
 struct RunLayer {
+  std::string label = "L0";  // "L3" for encoder layers; "D3 self" / "D3 cross" for decoders
   int heads_total = 0, neurons_total = 0, neurons_kept = 0;
   std::vector<int> heads_kept;  // original head indices
 };

@@ -14,7 +14,13 @@ nlohmann::json map_sublayers(const json& map) {
   HP_CHECK(map.contains("layers"), "pruning map: neither \"sublayers\" nor \"layers\" (not a pruning.json)");
   json out = json::array();
   int index = 0;
-  for (const auto& l : map.at("layers")) {
+  const auto& layers = map.at("layers");
+  HP_CHECK(layers.is_array(), "pruning map: \"layers\" must be an array");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const std::string at = str("layers[", i, "]");
+    for (const char* k : {"layer", "heads_total", "heads_kept", "neurons_total", "neurons_kept"})
+      HP_CHECK(l.is_object() && l.contains(k), at, ": missing \"", k, "\"");
     const int il = l.at("layer").get<int>();
     const auto heads = l.at("heads_kept").get<std::vector<int64_t>>();
     out.push_back({{"index", index++}, {"kind", "self_attn"}, {"stack", "encoder"}, {"layer", il},

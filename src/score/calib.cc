@@ -15,9 +15,10 @@ CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Devic
   set.task = data.task;
   const int64_t n = max_samples > 0 ? std::min<int64_t>(max_samples, data.items.size())
                                     : static_cast<int64_t>(data.items.size());
-  const bool mlm = data.task == "mlm";
-  HP_CHECK(mlm || data.task == "classify" || data.task == "regress", "task '", data.task,
-           "' has no calibration support (classify, regress, mlm)");
+  const TaskInfo& task = task_info(data.task);
+  const bool mlm = task.masked_inputs;
+  HP_CHECK(mlm || !task.token_level, "task '", data.task,
+           "' has no calibration support yet (sequence-level tasks and masked-LM)");
   MlmEvalSet masked;
   if (mlm) masked = make_mlm_eval_set(data, tok, seed);
   const int64_t pad = tok.pad_id >= 0 ? tok.pad_id : 0;
@@ -90,7 +91,7 @@ torch::Tensor forward_from(Model& model, ForwardState st, int first, const MaskS
   if (masks) masks->check_against(model.sublayers());
   for (int s = first; s < model.n_sublayers(); ++s) apply_sublayer(model, s, st, masks, probe);
   auto logits = model.head(st);  // [B, C] | [B, 1] | [N, V]
-  if (cfg.task == "regress") logits = logits.squeeze(-1);  // [B]
+  if (task_info(cfg.task).regression) logits = logits.squeeze(-1);  // [B]
   return logits;
 }
 
@@ -111,7 +112,7 @@ std::vector<torch::Tensor> teacher_outputs(Model& model, const CalibSet& calib,
 
 torch::Tensor task_loss_of(const std::string& task, const torch::Tensor& logits,
                            const CalibBatch& batch) {
-  if (task == "regress") return torch::mse_loss(logits, batch.targets.to(logits.scalar_type()));
+  if (task_info(task).regression) return torch::mse_loss(logits, batch.targets.to(logits.scalar_type()));
   HP_CHECK(logits.dim() == 2 && logits.size(0) == batch.targets.numel(), "task loss: logits ",
            logits.sizes(), " do not match ", batch.targets.numel(), " targets");
   return torch::cross_entropy_loss(logits, batch.targets);
@@ -122,7 +123,7 @@ torch::Tensor distill_loss(const std::string& task, const torch::Tensor& student
   auto t = teacher.to(student.device(), student.scalar_type()).detach();
   HP_CHECK(student.sizes() == t.sizes(), "distillation: student outputs ", student.sizes(),
            " vs teacher ", t.sizes());
-  if (task == "regress") return torch::mse_loss(student, t);
+  if (task_info(task).regression) return torch::mse_loss(student, t);
   HP_CHECK(temperature > 0, "distillation temperature must be > 0, got ", temperature);
   auto log_q = torch::log_softmax(student / temperature, -1);  // [rows, C]
   auto log_p = torch::log_softmax(t / temperature, -1);
@@ -131,7 +132,7 @@ torch::Tensor distill_loss(const std::string& task, const torch::Tensor& student
 }
 
 torch::Tensor head_read_mask(const std::string& task, const CalibBatch& batch) {
-  if (task == "classify" || task == "regress") {
+  if (task_info(task).reads_first_token) {
     auto m = torch::zeros_like(batch.token_mask);  // [B, T] bool
     m.select(1, 0).fill_(true);
     return m;

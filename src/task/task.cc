@@ -35,15 +35,16 @@ TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const T
   HP_CHECK(max_len >= 8, "max sequence length must be >= 8, got ", max_len);
   HP_CHECK(max_len <= cfg.max_pos, "max sequence length ", max_len,
            " exceeds the model's max_position_embeddings ", cfg.max_pos);
-  if (cfg.task == "classify" || cfg.task == "regress") {
-    Dataset ds = read_classification(path, cfg.labels, cfg.task == "regress");
+  const TaskInfo& task = task_info(cfg.task);
+  if (task.labelled_files) {
+    Dataset ds = read_classification(path, cfg.labels, task.regression);
     out.labels = ds.labels;
     out.items.reserve(ds.examples.size());
     for (const auto& ex : ds.examples) {
       auto enc = encode_pair_for_encoder(tok, ex.text_a, ex.has_b ? &ex.text_b : nullptr, max_len);
       out.items.push_back({enc.ids, enc.type_ids, ex.label, ex.target});
     }
-  } else if (cfg.task == "mlm") {
+  } else if (task.masked_inputs) {
     HP_CHECK(tok.mask_id >= 0 && tok.cls_id >= 0 && tok.sep_id >= 0,
              "masked-LM needs a tokenizer with [MASK], [CLS] and [SEP] ids");
     // Comma-separated files; TSV/JSONL contribute their text columns (e.g. training reviews).
@@ -75,7 +76,7 @@ TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const T
       out.items.push_back({std::move(ids), std::move(types), -1, 0.f});
     }
   } else {
-    fail(str("task '", cfg.task, "' has no data loader yet"));
+    fail(str("task '", cfg.task, "' has no data loader yet"));  // a causal LM's text loader goes here
   }
   HP_CHECK(!out.items.empty(), path, ": no examples");
   if (limit_tokens > 0) {
@@ -99,7 +100,7 @@ Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokeni
   std::vector<const EncodedExample*> items;
   items.reserve(idx.size());
   for (int i : idx) items.push_back(&data.items.at(i));
-  return collate(items, tok.pad_id >= 0 ? tok.pad_id : 0, data.task == "regress");
+  return collate(items, tok.pad_id >= 0 ? tok.pad_id : 0, task_info(data.task).regression);
 }
 
 MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed) {
@@ -145,7 +146,8 @@ LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const 
   ForwardInput in;
   in.attention_mask = batch.attention_mask.to(device);
   in.token_type_ids = batch.token_type_ids.to(device);
-  if (cfg.task == "mlm") {
+  const TaskInfo& task = task_info(cfg.task);
+  if (task.masked_inputs) {
     auto m = mlm_mask(batch.input_ids, batch.attention_mask, 0.15, tok.mask_id, tok.vocab_size(),
                       special_ids(tok), mask_seed);
     in.input_ids = m.input_ids.to(device);
@@ -162,7 +164,7 @@ LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const 
   out.logits = model.forward(in, masks, probe);
   out.targets = batch.labels.to(device);
   out.count = out.targets.size(0);
-  if (cfg.task == "regress") {
+  if (task.regression) {
     out.logits = out.logits.squeeze(-1);
     out.loss = torch::mse_loss(out.logits.to(torch::kFloat32), out.targets.to(torch::kFloat32));
   } else {

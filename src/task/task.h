@@ -10,12 +10,13 @@
 
 #include "data/batch.h"
 #include "io/tokenizer.h"
+#include "config/task_info.h"
 #include "model/model.h"
 
 namespace hp {
 
 struct TaskData {
-  std::string task;                    // classify | regress | mlm
+  std::string task;                    // a task of config/task_info.h
   std::string path;
   std::vector<EncodedExample> items;
   std::vector<std::string> labels;     // classification label names (index = class id)
@@ -36,7 +37,7 @@ struct LossOut {
 };
 
 // Forward + loss on one collated batch. For mlm, tokens are masked (15%, 80/10/10) with a
-// generator seeded by `mask_seed`, so evaluation masking is reproducible. `trace` (optional) is
+// generator seeded by `mask_seed`, so evaluation masking is reproducible. `probe` (optional) is
 // passed to the forward pass (e.g. gate training asks for per-head attention confidence).
 LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const MaskSet* masks,
                   uint64_t mask_seed, torch::Device device, Probe* probe = nullptr);
