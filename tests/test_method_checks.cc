@@ -758,17 +758,23 @@ TEST(MethodCheckGates, ConcentratorMovesHeadsIntoFewerLayers) {
   const int nseeds = getenv("MC_SEEDS") ? atoi(getenv("MC_SEEDS")) : 3;
   nlohmann::json params = {{"keep_heads", 4}, {"steps", nsteps}, {"batch", 8}, {"lr", 1e-3}};
   if (getenv("MC_PF")) params["period_frac"] = atof(getenv("MC_PF"));
+  if (getenv("MC_LG")) params["lambda_growth"] = atof(getenv("MC_LG"));
+  if (getenv("MC_LM")) params["lambda_max"] = atof(getenv("MC_LM"));
+
   int alive[2] = {0, 0};
   int trials = 0, fewer = 0, more = 0;
   for (uint64_t seed = 1; seed <= (uint64_t)nseeds; ++seed) {
     for (int which = 0; which < 2; ++which) {
       auto m = mc_model(cfg, 70 + seed);
       m->train();
-      auto ctx = make_ctx(*m, tok, data, 1.0, params);
+      auto pp = params;
+      if (which && getenv("MC_CAP")) pp["conc_cap"] = atof(getenv("MC_CAP"));
+      auto ctx = make_ctx(*m, tok, data, 1.0, pp);
       ctx.seed = seed;
       auto out = prune_methods().at(which ? "passconc" : "pass").fn(ctx);
       EXPECT_EQ(out.info["kept_heads"].get<int64_t>(), 4);
       alive[which] = out.info["attn_layers_alive"].get<int>();
+      if (getenv("MC_DUMP")) std::printf("%s\n", out.info.dump().c_str());
     }
     std::printf("seed %llu: attention layers alive pass %d, passconc %d\n", (unsigned long long)seed,
                 alive[0], alive[1]);

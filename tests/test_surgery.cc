@@ -480,3 +480,48 @@ TEST(Surgery, TrainedPrunedModelKeepsPrunedHeadsAndReloads) {
   EXPECT_EQ(back.model->config().layers[1].n_head, 4);
   std::filesystem::remove_all(dir);
 }
+
+// ModelConfig::empty_keeps_bias: an emptied sublayer computes LayerNorm(x + b_out) instead of
+// LayerNorm(x), in the masked model and in the pruned one (which keeps the bias), and the setting
+// survives save -> load.
+TEST(Surgery, EmptiedSublayerKeepingItsBias) {
+  torch::manual_seed(21);
+  auto cfg = bert_cfg("classify");
+  cfg.empty_keeps_bias = true;
+  auto dense = make_model(cfg);
+  {
+    torch::NoGradGuard ng;  // non-zero biases so that keeping them matters
+    for (auto& [k, v] : dense->state())
+      if (k.find("output.dense.bias") != std::string::npos) v.normal_(0, 0.5);
+  }
+  dense->eval();
+  const auto& specs = dense->sublayers();
+  MaskSet masks = random_masks(specs, {hp_test::attn_of(specs, 1), hp_test::ffn_of(specs, 2)}, true);
+  auto in = batch(2, 9, cfg.vocab_size);
+  auto res = prune_model(*dense, masks);
+  EXPECT_EQ(res.tensors.count("bert.encoder.layer.1.attention.output.dense.bias"), 1u);
+  EXPECT_EQ(res.tensors.count("bert.encoder.layer.1.attention.output.dense.weight"), 0u);
+  EXPECT_EQ(res.tensors.count("bert.encoder.layer.2.output.dense.bias"), 1u);
+  auto pruned = make_model(res.config);
+  pruned->load_state(res.tensors, "bias-keeping surgery");
+  pruned->eval();
+  expect_same_logits(*dense, *pruned, in, &masks, 1e-5, "empty_keeps_bias");
+  // The other definition gives other logits on the same weights and masks.
+  auto cfg0 = cfg;
+  cfg0.empty_keeps_bias = false;
+  auto other = make_model(cfg0);
+  other->load_state(dense->state(), "same weights");
+  other->eval();
+  {
+    torch::NoGradGuard ng;
+    EXPECT_GT((other->forward(in, &masks) - dense->forward(in, &masks)).abs().max().item<double>(), 1e-3);
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("hp_bias_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  save_model_dir(dir.string(), *pruned, {});
+  auto back = load_model_dir(dir.string(), torch::kCPU, false);
+  back.model->eval();
+  EXPECT_TRUE(back.model->config().empty_keeps_bias);
+  expect_same_logits(*pruned, *back.model, in, nullptr, 0.0, "reload");
+  std::filesystem::remove_all(dir);
+}

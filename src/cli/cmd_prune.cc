@@ -39,6 +39,9 @@ int cmd_prune(const Args& args) {
       .add("ffn-align", "8", "pad each pruned FFN with zero neurons to a multiple of this width (GPU GEMM\n"
            "fast paths need multiples of 8; output unchanged; 1 = no padding)")
       .add("save-dtype", "fp32", "dtype of the written weights: fp32 | bf16 (half the size)")
+      .add("empty-sublayer", "", "what a sublayer left with no units computes (post-LN models):\n"
+           "residual = LayerNorm(x), as Kprune's reference; bias = LayerNorm(x + output bias), as HF\n"
+           "BERT under an all-zero head mask (Kwon's reference); default: the model's own setting")
       .add("param", "", "method options as key=value[,key=value...] (see docs/methods.md)")
       // Gate-trained methods (voita, pass, passconc, dsp, ste, l0-layerwise):
       .add("keep-heads", "", "gate methods: number of heads K to keep (exact for pass/passconc/dsp/ste)")
@@ -65,6 +68,11 @@ int cmd_prune(const Args& args) {
   if (o.given("max-len")) job.max_len = static_cast<int>(o.integer("max-len"));
   job.seed = o.integer("seed");
   job.ffn_align = static_cast<int>(o.integer("ffn-align"));
+  if (o.given("empty-sublayer")) {
+    const std::string es = o.str("empty-sublayer");
+    HP_CHECK(es == "residual" || es == "bias", "--empty-sublayer must be residual or bias, got '", es, "'");
+    job.empty_keeps_bias = es == "bias";
+  }
   const std::string sd = o.str("save-dtype");
   HP_CHECK(sd == "fp32" || sd == "bf16", "--save-dtype must be fp32 or bf16, got '", sd, "'");
   job.save_dtype = sd == "bf16" ? torch::kBFloat16 : torch::kFloat32;

@@ -27,6 +27,18 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   torch::Device device(job.device);
   Timer timer;
   auto lm = load_model_dir(job.model_dir, device);
+  if (job.empty_keeps_bias && *job.empty_keeps_bias != lm.model->config().empty_keeps_bias) {
+    // Rebuild the model with the other definition of an emptied sublayer (same weights).
+    ModelConfig c = lm.model->config();
+    for (const auto& sp : lm.model->sublayers())
+      HP_CHECK(sp.units > 0, "--empty-sublayer: ", job.model_dir, " already has an emptied sublayer (",
+               sp.name(), "); its definition cannot change after pruning");
+    c.empty_keeps_bias = *job.empty_keeps_bias;
+    auto m = make_model(c);
+    m->to(device);
+    m->load_state(lm.model->state(), job.model_dir);
+    lm.model = m;
+  }
   const ModelConfig cfg = lm.model->config();
   const int max_len = job.max_len > 0 ? job.max_len : trained_max_len(cfg);
   std::optional<TaskData> calib;
@@ -79,6 +91,7 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   rec.extra["seconds"] = prune_seconds;
   rec.extra["source_model"] = job.model_dir;
   rec.extra["ffn_align"] = job.ffn_align;
+  rec.extra["empty_sublayer"] = cfg.empty_keeps_bias ? "bias" : "residual";
   nlohmann::json parent;
   const bool has_parent = lm.aux_files.count("pruning.json");
   if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));

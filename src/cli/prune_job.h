@@ -21,6 +21,9 @@ struct PruneJob {
   uint64_t seed = 0;
   nlohmann::json params = nlohmann::json::object();  // method options (--param and gate flags)
   int ffn_align = 8;
+  // What an emptied sublayer computes: true = LayerNorm(x + b_out), false = LayerNorm(x);
+  // unset = the model's own setting (ModelConfig::empty_keeps_bias).
+  std::optional<bool> empty_keeps_bias;
   torch::Dtype save_dtype = torch::kFloat32;
   std::string device = "cpu";
   bool progress = true;

@@ -32,6 +32,10 @@ struct ModelConfig {
   int type_vocab_size = 2;
   int pad_id = 0;
   float ln_eps = 1e-12f;
+  // What a sublayer with no units left computes (post-LN models): false = LayerNorm(x), the
+  // residual alone (Kprune's layer skipping); true = LayerNorm(x + b_out), the output bias kept
+  // (what HF BERT computes under an all-zero head mask, as Kwon et al.'s reference measures).
+  bool empty_keeps_bias = false;
   std::string act = "gelu";
   int n_labels = 2;
   std::vector<std::string> labels;  // id2label; empty = "LABEL_i"

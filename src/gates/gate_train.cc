@@ -132,7 +132,6 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
       model_opt.zero_grad();
       gate_opt.zero_grad();
       loss.backward();
-      if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(model_params, opt.clip);
       {
         torch::NoGradGuard ng;
         for (auto& g : gate_params) {
@@ -143,6 +142,15 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
             res.nonfinite_gate_grads += nb;
             g.mutable_grad().masked_fill_(bad, 0.0);
           }
+        }
+      }
+      if (opt.clip > 0) {
+        if (opt.clip_gates) {  // one norm over model and gate gradients, as the PASS reference
+          std::vector<torch::Tensor> all = model_params;
+          all.insert(all.end(), gate_params.begin(), gate_params.end());
+          torch::nn::utils::clip_grad_norm_(all, opt.clip);
+        } else {
+          torch::nn::utils::clip_grad_norm_(model_params, opt.clip);
         }
       }
       model_opt.step();

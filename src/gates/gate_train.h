@@ -72,6 +72,7 @@ struct GateTrainOptions {
   bool gate_lr_schedule = false; // gates follow the model's warm-up/decay multiplier (else constant)
   double weight_decay = 0.01; // model weights except LayerNorm and biases
   double clip = 1.0;          // gradient-norm clip of the model parameters (gates unclipped); 0 = off
+  bool clip_gates = false;    // clip model and gate gradients jointly (one norm), as the PASS reference
   int64_t log_every = 0;      // gates.csv row interval; 0 = about 100 points per run
   uint64_t seed = 0;
   bool progress = true;

@@ -250,6 +250,11 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   if (!default_names) cfg.labels = labels;
 
   const auto pruned = pruned_heads_from_hf(j, cfg, where);
+  if (hb && hb->contains("empty_keeps_bias")) {
+    const json& e = (*hb)["empty_keeps_bias"];
+    HP_CHECK(e.is_boolean(), where, ": headprune.empty_keeps_bias must be true or false, got ", e.dump());
+    cfg.empty_keeps_bias = e.get<bool>();
+  }
   if (hb && hb->contains("layers")) {
     cfg.layers = parse_layers((*hb)["layers"], cfg, where);
     if (j.contains("pruned_heads") && !j["pruned_heads"].is_null())
@@ -350,6 +355,7 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
     layers.push_back({{"n_head", l.n_head}, {"n_head_kv", l.n_head_kv}, {"n_ff", l.n_ff}});
   j["headprune"] = {
       {"format_version", kHeadpruneFormatVersion}, {"task", cfg.task}, {"layers", layers}};
+  if (cfg.empty_keeps_bias) j["headprune"]["empty_keeps_bias"] = true;
   return j;
 }
 

@@ -40,7 +40,8 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
                       {p + "attention.self.value.weight", 0, 0, dh},
                       {p + "attention.self.value.bias", 0, 0, dh}};
     a.out_bias = p + "attention.output.dense.bias";
-    a.whole = {a.out_bias};
+    a.bias_survives_empty = cfg.empty_keeps_bias;
+    if (!cfg.empty_keeps_bias) a.whole = {a.out_bias};
     out.push_back(a);
 
     SublayerSpec f;
@@ -57,7 +58,8 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
                      {p + "intermediate.dense.bias", 0, 0, 1},
                      f.out_proj};
     f.out_bias = p + "output.dense.bias";
-    f.whole = {f.out_bias};
+    f.bias_survives_empty = cfg.empty_keeps_bias;
+    if (!cfg.empty_keeps_bias) f.whole = {f.out_bias};
     f.may_pad = true;
     out.push_back(f);
   }
@@ -113,16 +115,16 @@ BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
       L.wv = add(p + "attention.self.value.weight", init_normal({w, d}));
       L.bv = add(p + "attention.self.value.bias", zeros(w));
       L.wo = add(p + "attention.output.dense.weight", init_normal({d, w}));
-      L.bo = add(p + "attention.output.dense.bias", zeros(d));
     }
+    if (lc.has_attn() || cfg_.empty_keeps_bias) L.bo = add(p + "attention.output.dense.bias", zeros(d));
     L.ln1_w = add(p + "attention.output.LayerNorm.weight", ones(d));
     L.ln1_b = add(p + "attention.output.LayerNorm.bias", zeros(d));
     if (lc.has_ffn()) {
       L.w_up = add(p + "intermediate.dense.weight", init_normal({lc.n_ff, d}));
       L.b_up = add(p + "intermediate.dense.bias", zeros(lc.n_ff));
       L.w_down = add(p + "output.dense.weight", init_normal({d, lc.n_ff}));
-      L.b_down = add(p + "output.dense.bias", zeros(d));
     }
+    if (lc.has_ffn() || cfg_.empty_keeps_bias) L.b_down = add(p + "output.dense.bias", zeros(d));
     L.ln2_w = add(p + "output.LayerNorm.weight", ones(d));
     L.ln2_b = add(p + "output.LayerNorm.bias", zeros(d));
     layers_.push_back(L);
@@ -187,8 +189,8 @@ torch::Tensor BertModel::attn(int s, const torch::Tensor& x, const ForwardState&
   const auto& sp = sublayers()[s];
   const auto& L = layers_[sp.layer];
   const int64_t H = sp.units;
-  if (H == 0 || mask_all_zero(head_mask))  // empty sublayer: residual path only
-    return layer_norm(x, L.ln1_w, L.ln1_b, cfg_.ln_eps);
+  if (H == 0 || mask_all_zero(head_mask))  // empty sublayer: residual path (+ bias) only
+    return layer_norm(cfg_.empty_keeps_bias ? x + L.bo : x, L.ln1_w, L.ln1_b, cfg_.ln_eps);
   auto q = split_heads(torch::linear(x, L.wq, L.bq), H);  // [B, H, T, dh]
   auto k = split_heads(torch::linear(x, L.wk, L.bk), H);
   auto v = split_heads(torch::linear(x, L.wv, L.bv), H);
@@ -208,7 +210,7 @@ torch::Tensor BertModel::ffn(int s, const torch::Tensor& x, const torch::Tensor&
   const auto& sp = sublayers()[s];
   const auto& L = layers_[sp.layer];
   if (sp.units == 0 || mask_all_zero(neuron_mask))
-    return layer_norm(x, L.ln2_w, L.ln2_b, cfg_.ln_eps);
+    return layer_norm(cfg_.empty_keeps_bias ? x + L.b_down : x, L.ln2_w, L.ln2_b, cfg_.ln_eps);
   auto h = activate(act_, torch::linear(x, L.w_up, L.b_up));  // [B, T, n_ff]
   if (neuron_mask.defined()) h = h * neuron_mask.to(h.scalar_type());
   if (probe) probe->on_units(s, h);

@@ -66,6 +66,9 @@ struct SublayerSpec {
   // least-squares tuning writes it, and real-valued mask entries are folded into it as scales.
   UnitSlice out_proj;
   std::string out_bias;            // bias of the output projection ("" = none)
+  // The output bias stays when the sublayer empties (the model then adds it to the residual;
+  // ModelConfig::empty_keeps_bias); otherwise it is removed with the sublayer.
+  bool bias_survives_empty = false;
   std::vector<std::string> whole;  // tensors kept while the sublayer exists, removed with it
   bool may_pad = false;            // surgery may append zero units for GEMM alignment (FFN)
 

@@ -21,15 +21,19 @@ using json = nlohmann::json;
 
 GateTrainOptions read_train_options(Params& p, const PruneContext& ctx, double gate_lr, const std::string& name) {
   GateTrainOptions o;
+  // reference_training=1: the PASS / DSP reference trainers' choices as defaults: no warm-up, no
+  // weight decay, linearly decayed gate learning rate, one gradient clip over model and gates.
+  const bool ref = p.flag("reference_training", false);
   o.epochs = int(p.integer("epochs", 3));
   o.steps = p.integer("steps", 0);
   o.batch = int(p.integer("batch", 32));
   o.lr = p.num("lr", 2e-5);
   o.gate_lr = p.num("gate_lr", gate_lr);
-  o.lr_warmup = p.num("lr_warmup", 0.06);
-  o.gate_lr_schedule = p.flag("gate_lr_schedule", false);
-  o.weight_decay = p.num("weight_decay", 0.01);
+  o.lr_warmup = p.num("lr_warmup", ref ? 0.0 : 0.06);
+  o.gate_lr_schedule = p.flag("gate_lr_schedule", ref);
+  o.weight_decay = p.num("weight_decay", ref ? 0.0 : 0.01);
   o.clip = p.num("clip", 1.0);
+  o.clip_gates = p.flag("clip_gates", ref);
   o.log_every = p.integer("log_every", 0);
   o.seed = ctx.seed;
   o.progress = ctx.progress;

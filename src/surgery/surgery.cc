@@ -84,8 +84,8 @@ SurgeryResult prune_model(const Model& model, const MaskSet& masks, int ffn_alig
       // The whole sublayer goes; only its residual path (and norm) remains.
       for (const auto* list : {&sp.unit_slices, &sp.group_slices})
         for (const auto& sl : *list) t.erase(sl.tensor);
-      if (!sp.out_bias.empty()) t.erase(sp.out_bias);
       for (const auto& n : sp.whole) t.erase(n);
+      if (!sp.out_bias.empty() && !sp.bias_survives_empty) t.erase(sp.out_bias);
       resize_sublayer(res.config, sp, 0, 0);
     } else if (sp.units > 0) {
       if (is_attention(sp.kind)) {
