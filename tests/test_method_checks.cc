@@ -492,7 +492,9 @@ TEST(MethodCheckKwon, SearchFindsKnownOptimum) {
   UnitScores c = {t({0.5, 0.4, 0.3, 0.2}), t({5.0, 4.9, 4.8, 4.7, 4.6, 4.5}),
                   t({0.35, 0.25, 0.15, 0.05}), t({4.4, 4.3, 4.2, 4.1, 4.05, 4.01})};
   EXPECT_EQ(check(c, 12 * cn / budget.total() + 1e-6, "no heads"), 0);
-  // (d) Random importances (distinct, so the optimum is unique) at several budgets.
+  // (d) Everything fits: all heads (h = all is tried) and all neurons.
+  EXPECT_EQ(check(a, 1.0, "everything"), 8);
+  // (e) Random importances (distinct, so the optimum is unique) at several budgets.
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> U(0.0, 1.0);
   for (int trial = 0; trial < 6; ++trial) {
@@ -719,6 +721,41 @@ TEST(MethodCheckBudget, FillsRespectExactCostsAndGqaGroups) {
   EXPECT_THROW(keep_best_per_family_under_budget(bb, std::vector<torch::Tensor>(bert.size()), 1.5), hp::Error);
 }
 
+// keep_flops = 1 must keep every unit (the dense model), also when the FLOPs are counted at a
+// non-integer sequence length (the default: the calibration data's mean length), where the fill's
+// running sum of unit costs and Budget::target(1) = total() are rounded differently.
+// Catches: a fill without a relative slack on the limit (the last unit ranked is dropped).
+TEST(MethodCheckBudget, FullBudgetKeepsEveryUnit) {
+  const auto bert = sublayers_of(mc_cfg());
+  torch::manual_seed(10);
+  for (double T : {7.0, 9.4375, 11.3, 37.77, 128.0}) {
+    const Budget bt(bert, T);
+    std::vector<torch::Tensor> sc;
+    for (const auto& sp : bert) sc.push_back(torch::rand({sp.units}, torch::kDouble));
+    const int64_t all_units = MaskSet::ones(bert).kept_heads(bert) + MaskSet::ones(bert).kept_neurons(bert);
+    for (bool per_flop : {true, false}) {
+      auto m = keep_best_under_budget(bt, sc, 1.0, per_flop);
+      EXPECT_EQ(m.kept_heads(bert) + m.kept_neurons(bert), all_units) << "T " << T << " per_flop " << per_flop;
+    }
+    auto pf = keep_best_per_family_under_budget(bt, sc, 1.0);
+    EXPECT_EQ(pf.kept_heads(bert) + pf.kept_neurons(bert), all_units) << "per family, T " << T;
+  }
+  // Through the registry: the data-free baselines (and the methods with their own slack) at
+  // --keep-flops 1 with a few non-integer --seq-len values.
+  TestTokenizer tok;
+  auto data = mc_data(8, 3);
+  auto model = mc_model(mc_cfg(), 4);
+  for (const std::string name : {"random", "magnitude", "kwon", "kprune"})
+    for (double T : {9.4375, 11.3, 13.7, 23.9, 37.77, 61.1}) {
+      auto ctx = make_ctx(*model, tok, data, 1.0, nlohmann::json::object());
+      ctx.seq_len = T;
+      auto out = prune_methods().at(name).fn(ctx);
+      const int64_t all_units = model->config().total_heads() + model->config().total_neurons();
+      EXPECT_EQ(out.masks.kept_heads(bert) + out.masks.kept_neurons(bert), all_units)
+          << name << " at keep_flops 1, seq_len " << T;
+    }
+}
+
 // =====================================================================================
 // 7. The concentrator loss empties whole layers.
 // Catches: a concentrator summed over gates instead of a product per layer (no preference for the
@@ -750,40 +787,39 @@ TEST(MethodCheckGates, ConcentratorMovesHeadsIntoFewerLayers) {
   EXPECT_LT(concentrator_loss(hc, packed, {4, 4}).item<double>(),
             concentrator_loss(hc, spread, {4, 4}).item<double>() - 0.5);
 
-  // Training: 4 layers x 4 heads, keep 4, same seed and steps.
+  // Training: 4 layers x 4 heads, keep 4, same seeds, steps and schedule; passconc differs only by
+  // its concentrator term. The schedule is compressed for 150 steps (lambda grows 100x per period,
+  // lambda_c capped at 10): with the reference's 1000x growth and cap 3000 the penalties saturate
+  // within a few periods here and close every gate, whatever the concentrator does. Observed on
+  // seeds 1-4: pass 3, 4, 3, 2 layers alive, passconc 2, 2, 2, 1.
   ModelConfig cfg = mc_cfg(4);
   TestTokenizer tok;
   auto data = mc_data(48, 13);
-  const int nsteps = getenv("MC_STEPS") ? atoi(getenv("MC_STEPS")) : 150;
-  const int nseeds = getenv("MC_SEEDS") ? atoi(getenv("MC_SEEDS")) : 3;
-  nlohmann::json params = {{"keep_heads", 4}, {"steps", nsteps}, {"batch", 8}, {"lr", 1e-3}};
-  if (getenv("MC_PF")) params["period_frac"] = atof(getenv("MC_PF"));
-  if (getenv("MC_LG")) params["lambda_growth"] = atof(getenv("MC_LG"));
-  if (getenv("MC_LM")) params["lambda_max"] = atof(getenv("MC_LM"));
-
-  int alive[2] = {0, 0};
-  int trials = 0, fewer = 0, more = 0;
-  for (uint64_t seed = 1; seed <= (uint64_t)nseeds; ++seed) {
+  const nlohmann::json params = {{"keep_heads", 4}, {"steps", 150}, {"batch", 8}, {"lr", 1e-3},
+                                 {"lambda_growth", 100}};
+  int total_alive[2] = {0, 0}, fewer = 0, more = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    int alive[2] = {0, 0};
     for (int which = 0; which < 2; ++which) {
       auto m = mc_model(cfg, 70 + seed);
       m->train();
-      auto pp = params;
-      if (which && getenv("MC_CAP")) pp["conc_cap"] = atof(getenv("MC_CAP"));
-      auto ctx = make_ctx(*m, tok, data, 1.0, pp);
+      auto p = params;
+      if (which) p["conc_cap"] = 10;
+      auto ctx = make_ctx(*m, tok, data, 1.0, p);
       ctx.seed = seed;
       auto out = prune_methods().at(which ? "passconc" : "pass").fn(ctx);
       EXPECT_EQ(out.info["kept_heads"].get<int64_t>(), 4);
       alive[which] = out.info["attn_layers_alive"].get<int>();
-      if (getenv("MC_DUMP")) std::printf("%s\n", out.info.dump().c_str());
+      total_alive[which] += alive[which];
     }
     std::printf("seed %llu: attention layers alive pass %d, passconc %d\n", (unsigned long long)seed,
                 alive[0], alive[1]);
-    ++trials;
     fewer += alive[1] < alive[0];
     more += alive[1] > alive[0];
   }
   EXPECT_EQ(more, 0);
-  EXPECT_GE(fewer, 2);
+  EXPECT_GE(fewer, 3);
+  EXPECT_LE(total_alive[1], total_alive[0] - 3);
 }
 
 // =====================================================================================

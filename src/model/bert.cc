@@ -21,16 +21,8 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
   for (int il = 0; il < cfg.n_layer; ++il) {
     const auto& lc = cfg.layers.at(il);
     const std::string p = lp(il);
-    SublayerSpec a;
-    a.index = static_cast<int>(out.size());
-    a.kind = SublayerKind::SelfAttn;
-    a.stack = Stack::Encoder;
-    a.layer = il;
-    a.norm = NormPlace::PostLN;
-    a.units = lc.n_head;
-    a.groups = lc.n_head_kv;
-    a.d_model = cfg.d_model;
-    a.unit_width = dh;
+    SublayerSpec a = make_spec(static_cast<int>(out.size()), SublayerKind::SelfAttn, Stack::Encoder,
+                               il, NormPlace::PostLN, lc.n_head, lc.n_head_kv, cfg.d_model, dh);
     a.out_proj = {p + "attention.output.dense.weight", 1, 0, dh};
     a.unit_slices = {{p + "attention.self.query.weight", 0, 0, dh},
                      {p + "attention.self.query.bias", 0, 0, dh},
@@ -44,15 +36,8 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
     if (!cfg.empty_keeps_bias) a.whole = {a.out_bias};
     out.push_back(a);
 
-    SublayerSpec f;
-    f.index = static_cast<int>(out.size());
-    f.kind = SublayerKind::Ffn;
-    f.stack = Stack::Encoder;
-    f.layer = il;
-    f.norm = NormPlace::PostLN;
-    f.units = lc.n_ff;
-    f.d_model = cfg.d_model;
-    f.unit_width = 1;
+    SublayerSpec f = make_spec(static_cast<int>(out.size()), SublayerKind::Ffn, Stack::Encoder, il,
+                               NormPlace::PostLN, lc.n_ff, 0, cfg.d_model, 1);
     f.out_proj = {p + "output.dense.weight", 1, 0, 1};
     f.unit_slices = {{p + "intermediate.dense.weight", 0, 0, 1},
                      {p + "intermediate.dense.bias", 0, 0, 1},

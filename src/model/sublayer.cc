@@ -42,6 +42,21 @@ std::string SublayerSpec::name() const {
   return str(to_string(stack), ".", layer, ".", to_string(kind));
 }
 
+SublayerSpec make_spec(int index, SublayerKind kind, Stack stack, int layer, NormPlace norm,
+                       int64_t units, int64_t groups, int64_t d_model, int64_t unit_width) {
+  SublayerSpec s;
+  s.index = index;
+  s.kind = kind;
+  s.stack = stack;
+  s.layer = layer;
+  s.norm = norm;
+  s.units = units;
+  s.groups = groups;
+  s.d_model = d_model;
+  s.unit_width = unit_width;
+  return s;
+}
+
 void validate_sublayers(const std::vector<SublayerSpec>& specs) {
   for (size_t s = 0; s < specs.size(); ++s) {
     const auto& sp = specs[s];

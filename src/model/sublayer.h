@@ -79,6 +79,11 @@ struct SublayerSpec {
   std::string name() const;
 };
 
+// A spec with its identity and sizes filled in (index = its position, given by the caller);
+// slices, out_proj and biases are the model's to add.
+SublayerSpec make_spec(int index, SublayerKind kind, Stack stack, int layer, NormPlace norm,
+                       int64_t units, int64_t groups, int64_t d_model, int64_t unit_width);
+
 // Throws hp::Error naming the sublayer when a spec is inconsistent (units not a multiple of
 // groups, a slice without a tensor, out_proj not among unit_slices, ...).
 void validate_sublayers(const std::vector<SublayerSpec>& specs);

@@ -42,6 +42,13 @@ GateTrainOptions read_train_options(Params& p, const PruneContext& ctx, double g
   return o;
 }
 
+// The L0 penalty coefficient (--l0) of voita and l0-layerwise.
+double read_l0(Params& p, const std::string& name, double def) {
+  const double lambda = p.num("l0", def);
+  HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
+  return lambda;
+}
+
 HardConcrete read_hard_concrete(Params& p, double beta) {
   HardConcrete hc;
   hc.beta = p.num("beta", beta);
@@ -426,13 +433,12 @@ PruneOutput prune_voita(const PruneContext& ctx) {
   auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.1, name);
   auto hc = read_hard_concrete(p, 0.33);
-  double lambda = p.num("l0", 0.0015);
+  double lambda = read_l0(p, name, 0.0015);
   int64_t keep = read_keep_heads(p, layout.total, name, false);
   double threshold = p.num("threshold", 0.5);
   bool fold = p.flag("fold", true);
   p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   VoitaGates gates(layout, hc, xavier_init(layout), ctx.device, lambda);
   auto model = trainable_copy(ctx);
@@ -526,7 +532,7 @@ PruneOutput prune_l0_layerwise(const PruneContext& ctx) {
   auto layout = GateLayout::heads_of(ctx.model.sublayers());
   auto opt = read_train_options(p, ctx, 0.1, name);
   auto hc = read_hard_concrete(p, 0.333);
-  double lambda = p.num("l0", 0.02);
+  double lambda = read_l0(p, name, 0.02);
   int64_t keep = read_keep_heads(p, layout.total, name, false);
   bool warmup = p.flag("warmup", true);
   int64_t warmup_steps = p.integer("warmup_steps", 0);
@@ -535,7 +541,6 @@ PruneOutput prune_l0_layerwise(const PruneContext& ctx) {
   bool scaling = p.flag("scaling", true);
   p.finish();  // a misspelt option fails before the data file is read
   auto data = training_data(ctx, name);
-  HP_CHECK(lambda >= 0, name, ": --l0 must be >= 0, got ", lambda);
   torch::manual_seed(init_seed(ctx.seed));
   auto init_v = init ? std::vector<double>(size_t(layout.total), init_value) : xavier_init(layout);
   L0LayerwiseGates gates(layout, hc, init_v, ctx.device, lambda, warmup, warmup_steps, scaling);
