@@ -398,7 +398,8 @@ struct RunResult {
 RunResult run_method(const std::string& name, const ModelConfig& cfg, const TaskData& data,
                      const Tokenizer& tok, double keep, nlohmann::json params = nlohmann::json::object()) {
   auto m = tiny_model(cfg, 7);
-  const auto before = m->state();
+  TensorMap before;  // copies: state() returns the live parameters
+  for (const auto& [k, v] : m->state()) before[k] = v.detach().clone();
   PruneContext ctx{*m};
   ctx.tok = &tok;
   ctx.calib = &data;

@@ -79,7 +79,7 @@ double Budget::total() const {
 
 double Budget::target(double keep_flops) const {
   check_keep_flops(keep_flops);
-  return keep_flops * total();
+  return keep_flops * total() * (1 + kBudgetSlack);
 }
 
 double dense_flops(const ModelConfig& cfg, double seq_len) {

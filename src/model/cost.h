@@ -20,6 +20,9 @@ namespace hp {
 
 // Throws unless keep_flops is in (0, 1]: the one check every method and command shares.
 void check_keep_flops(double keep_flops);
+// Relative slack every budget comparison allows: sums of unit costs at a fractional sequence
+// length round differently from total(), and keep_flops = 1 must keep every unit.
+constexpr double kBudgetSlack = 1e-10;
 
 class Budget {
  public:
@@ -43,7 +46,7 @@ class Budget {
   double cost_of_sublayer(const MaskSet& masks, int s) const;
   // FLOPs of every unit as the model is now (the reference of keep_flops).
   double total() const;
-  // keep_flops * total(), after check_keep_flops.
+  // keep_flops * total() * (1 + kBudgetSlack), after check_keep_flops: the limit units must fit.
   double target(double keep_flops) const;
   // Per sublayer FLOPs as the model is now.
   std::vector<double> per_sublayer() const;

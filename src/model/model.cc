@@ -98,7 +98,14 @@ const Architecture& architecture(const std::string& name) {
   fail(str("unknown architecture '", name, "' (known: ", known, ")"));
 }
 
-std::shared_ptr<Model> make_model(const ModelConfig& cfg) { return architecture(cfg.arch).make(cfg); }
+std::shared_ptr<Model> make_model(const ModelConfig& cfg) {
+  const auto& a = architecture(cfg.arch);
+  std::string known;
+  bool ok = false;
+  for (const auto& t : a.tasks) ok |= t == cfg.task, known += (known.empty() ? "" : ", ") + t;
+  HP_CHECK(ok, cfg.arch, ": task '", cfg.task, "' has no head in this architecture (", known, ")");
+  return a.make(cfg);
+}
 
 std::vector<SublayerSpec> sublayers_of(const ModelConfig& cfg) {
   auto specs = architecture(cfg.arch).sublayers(cfg);

@@ -1,13 +1,12 @@
-// Architecture registry: one entry per architecture (the only place that lists them).
-#include "model/bert.h"
+// Architecture registry: one line per architecture (each model file defines its entry).
+#include "model/model.h"
 
 namespace hp {
 
+Architecture bert_architecture();  // model/bert.cc
+
 const std::vector<Architecture>& architectures() {
-  static const std::vector<Architecture> table = {
-      {"bert", [](const ModelConfig& c) { return std::make_shared<BertModel>(c); },
-       BertModel::describe, BertModel::tiny, {"classify", "regress", "mlm"}},
-  };
+  static const std::vector<Architecture> table = {bert_architecture()};
   return table;
 }
 

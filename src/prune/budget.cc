@@ -75,7 +75,7 @@ MaskSet keep_best_per_family_under_budget(const Budget& budget,
   MaskSet out = MaskSet::zeros(specs);
   for (int fam = 0; fam < 2; ++fam) {
     const double frac = std::max(1e-12, keep_flops * fam_flops[fam] / total);
-    MaskSet m = fill(budget, rank(budget, scores, false, fam), frac * total);
+    MaskSet m = fill(budget, rank(budget, scores, false, fam), frac * total * (1 + kBudgetSlack));
     for (size_t s = 0; s < specs.size(); ++s)
       if (is_attention(specs[s].kind) == (fam == 0)) out.sub[s] = m.sub[s];
   }

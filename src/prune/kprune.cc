@@ -26,7 +26,6 @@ namespace hp {
 
 namespace {
 
-constexpr double kBudgetSlack = 1e-10;  // relative; absorbs rounding in FLOPs sums only
 
 }  // namespace
 
@@ -132,7 +131,7 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
   Timer timer;
   const auto& specs = ctx.model.sublayers();
   const Budget budget(specs, ctx.seq_len);
-  const double limit = budget.target(ctx.keep_flops) * (1 + kBudgetSlack);
+  const double limit = budget.target(ctx.keep_flops);
 
   // The student is a deep copy: its weights change step by step while ctx.model stays the dense
   // reference (and untouched).

@@ -22,7 +22,6 @@ namespace hp {
 
 namespace {
 
-constexpr double kBudgetSlack = 1e-10;  // relative; absorbs rounding in FLOPs sums only
 
 struct RankedUnit {
   double score, cost;
@@ -59,7 +58,7 @@ MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double k
   const auto& specs = budget.sublayers();
   HP_CHECK(importance.size() == specs.size(), "kwon: importance has ", importance.size(),
            " sublayers, model ", specs.size());
-  const double limit = budget.target(keep_flops) * (1 + kBudgetSlack);
+  const double limit = budget.target(keep_flops);
   auto heads = rank_units(budget, importance, true), neurons = rank_units(budget, importance, false);
   // Prefix sums of importance and cost.
   std::vector<double> ph(heads.size() + 1, 0), pn(neurons.size() + 1, 0);

@@ -23,9 +23,11 @@ PruneOutput prune_kwon(const PruneContext& ctx);
 MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double keep_flops,
                     nlohmann::json* info = nullptr);
 
-// Greedy rearrangement of one layer's binary mask [n] given per-batch gradients [n_batches, n]:
-// keeps the number of pruned units and swaps units in so that ||Σ_pruned g_b||² (the loss of the
-// block-diagonal Fisher approximation) decreases.
+// Greedy rearrangement of one sublayer's binary mask [n] given per-batch gradients [n_batches, n],
+// as the reference: only the NUMBER of pruned units is taken from `mask`; starting from the
+// lowest-Fisher units it swaps units in so that ||Σ_pruned g_b||² (the loss of the block-diagonal
+// Fisher approximation) decreases. It improves on the lowest-Fisher set (which is what kwon's
+// search produces per sublayer), not necessarily on an arbitrary input mask.
 torch::Tensor kwon_rearrange(const torch::Tensor& mask, const torch::Tensor& grads);
 
 struct KwonTuneOptions {
