@@ -42,22 +42,7 @@ std::shared_ptr<Model> tiny_model(uint64_t seed) {
   return m;
 }
 
-// [CLS] 4..12 random ids [SEP]; label = first id mod 3.
-TaskData tiny_data(int n, uint64_t seed) {
-  TaskData d;
-  d.task = "classify";
-  d.path = "synthetic";
-  d.labels = {"a", "b", "c"};
-  std::mt19937_64 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int len = 4 + int(rng() % 9);
-    std::vector<int64_t> ids = {2};
-    for (int j = 0; j < len; ++j) ids.push_back(5 + int64_t(rng() % 35));
-    ids.push_back(3);
-    d.items.push_back({ids, std::vector<int64_t>(ids.size(), 0), int(ids[1] % 3), 0.f});
-  }
-  return d;
-}
+TaskData tiny_data(int n, uint64_t seed) { return hp_test::synthetic_data(n, seed); }
 
 struct Run {
   PruneOutput out;

@@ -46,42 +46,12 @@ ModelConfig mc_cfg(int64_t n_layer = 2, const std::string& task = "classify") {
   return c;
 }
 
-// Random BERT with 2-D weights scaled x5 (as tests/test_prune_methods.cc), so single units move
-// the logits measurably.
 std::shared_ptr<Model> mc_model(const ModelConfig& cfg, uint64_t seed,
                                 torch::Dtype dtype = torch::kFloat32) {
-  torch::manual_seed(seed);
-  auto m = make_model(cfg);
-  {
-    torch::NoGradGuard ng;
-    for (auto& p : m->parameters())
-      if (p.dim() == 2) p.mul_(5.0);
-    // Non-zero biases (BERT initialises them to zero), so that fits must handle them.
-    for (auto& p : m->named_parameters())
-      if (p.key().size() > 4 && p.key().compare(p.key().size() - 4, 4, "bias") == 0)
-        p.value().add_(0.1 * torch::randn(p.value().sizes()));
-  }
-  m->to(dtype);
-  m->eval();
-  return m;
+  return hp_test::scaled_model(cfg, seed, dtype, 0.1);
 }
 
-// [CLS] 4..12 random ids [SEP]; label = first id mod 3. Variable lengths: batches are padded.
-TaskData mc_data(int n, uint64_t seed) {
-  TaskData d;
-  d.task = "classify";
-  d.path = "synthetic";
-  d.labels = {"a", "b", "c"};
-  std::mt19937_64 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int len = 4 + static_cast<int>(rng() % 9);
-    std::vector<int64_t> ids = {2};
-    for (int j = 0; j < len; ++j) ids.push_back(5 + static_cast<int64_t>(rng() % 35));
-    ids.push_back(3);
-    d.items.push_back({ids, std::vector<int64_t>(ids.size(), 0), static_cast<int>(ids[1] % 3), 0.f});
-  }
-  return d;
-}
+TaskData mc_data(int n, uint64_t seed) { return hp_test::synthetic_data(n, seed); }
 
 // Deep copy of a model's tensors (Model::state() returns the live parameters themselves).
 TensorMap snapshot(const Model& m) {

@@ -30,39 +30,15 @@ ModelConfig tiny_cfg(const std::string& task = "classify") {
   return c;
 }
 
-// Random BERT with weights 5x BERT's init spread (std 0.1), so that single units move the
-// logits measurably and the least-squares fits are not swamped by the reference's damping.
+// Weights 5x BERT's init spread, so single units move the logits measurably and the least-squares
+// fits are not swamped by the reference's damping.
 std::shared_ptr<Model> tiny_model(const ModelConfig& cfg, uint64_t seed,
                                   torch::Dtype dtype = torch::kFloat32) {
-  torch::manual_seed(seed);
-  auto m = make_model(cfg);
-  {
-    torch::NoGradGuard ng;
-    for (auto& p : m->parameters())
-      if (p.dim() == 2) p.mul_(5.0);
-  }
-  m->to(dtype);
-  m->eval();
-  return m;
+  return hp_test::scaled_model(cfg, seed, dtype);
 }
 
-// [CLS] 4..12 random ids [SEP]; label = first id mod 3 (a learnable rule; untrained here).
 TaskData tiny_data(int n, uint64_t seed, const std::string& task = "classify") {
-  TaskData d;
-  d.task = task;
-  d.path = "synthetic";
-  if (task == "classify") d.labels = {"a", "b", "c"};
-  std::mt19937_64 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int len = 4 + static_cast<int>(rng() % 9);
-    std::vector<int64_t> ids = {2};
-    for (int j = 0; j < len; ++j) ids.push_back(5 + static_cast<int64_t>(rng() % 35));
-    ids.push_back(3);
-    std::vector<int64_t> types(ids.size(), 0);
-    const int label = task == "classify" ? static_cast<int>(ids[1] % 3) : -1;
-    d.items.push_back({ids, types, label, 0.f});
-  }
-  return d;
+  return hp_test::synthetic_data(n, seed, task);
 }
 
 MaskSet ones_d(const ModelConfig& cfg) { return MaskSet::ones(sublayers_of(cfg)).to(torch::kCPU, torch::kDouble); }

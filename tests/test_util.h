@@ -1,12 +1,18 @@
 // Helpers shared by several test files.
 #pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "io/tokenizer.h"
 #include "config/model_config.h"
 #include "core/check.h"
+#include "model/model.h"
 #include "model/sublayer.h"
+#include "task/task.h"
 
 namespace hp_test {
 
@@ -49,6 +55,49 @@ inline hp::ModelConfig tiny_bert_config(const std::string& task, int64_t vocab, 
   }
   c.set_dense_layers();
   return c;
+}
+
+// Synthetic data for the specials above: [CLS] 4..12 random ids [SEP]; classification label =
+// first id mod 3 (labels a, b, c); for mlm the same texts, unlabelled. Variable lengths: batches
+// are padded.
+inline hp::TaskData synthetic_data(int n, uint64_t seed, const std::string& task = "classify") {
+  hp::TaskData d;
+  d.task = task;
+  d.path = "synthetic";
+  if (task == "classify") d.labels = {"a", "b", "c"};
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const int len = 4 + static_cast<int>(rng() % 9);
+    std::vector<int64_t> ids = {2};
+    for (int j = 0; j < len; ++j) ids.push_back(5 + static_cast<int64_t>(rng() % 35));
+    ids.push_back(3);
+    std::vector<int64_t> types(ids.size(), 0);
+    const int label = task == "classify" ? static_cast<int>(ids[1] % 3) : -1;
+    d.items.push_back({ids, types, label, 0.f});
+  }
+  return d;
+}
+
+// A random model with its matrices scaled x5 (BERT's init spread is so small that single units
+// barely move the logits), optionally with random non-zero biases (BERT starts them at zero, which
+// hides a bias left in a fit). Eval mode, in `dtype`.
+inline std::shared_ptr<hp::Model> scaled_model(const hp::ModelConfig& cfg, uint64_t seed,
+                                               torch::Dtype dtype = torch::kFloat32,
+                                               double bias_noise = 0.0) {
+  torch::manual_seed(seed);
+  auto m = hp::make_model(cfg);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters())
+      if (p.dim() == 2) p.mul_(5.0);
+    if (bias_noise > 0)
+      for (auto& p : m->named_parameters())
+        if (p.key().size() > 4 && p.key().compare(p.key().size() - 4, 4, "bias") == 0)
+          p.value().add_(bias_noise * torch::randn(p.value().sizes()));
+  }
+  m->to(dtype);
+  m->eval();
+  return m;
 }
 
 // Index of the sublayer of `kind` in `layer` (tests address sublayers by what they are, never by
