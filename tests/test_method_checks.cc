@@ -940,8 +940,8 @@ TEST(MethodCheckParams, UnknownKeysAndActivations) {
   auto data = mc_data(16, 23);
   auto model = mc_model(cfg, 24);
   const std::map<std::string, std::vector<std::string>> expect = {
-      {"random", {"none"}},
-      {"magnitude", {"none"}},
+      {"random", {"takes no parameters"}},
+      {"magnitude", {"takes no parameters"}},
       {"kwon", {"calib_samples=2048", "batch_size=32", "rearrange=1", "tune=1", "damp=1", "max_scale=10",
                 "teacher=sqrt"}},
       {"kprune", {"lambda_pred=1", "lambda_rep=0.00025", "mu=64", "temperature=2", "tune=1", "batch_size=32"}},

@@ -75,8 +75,9 @@ void Params::finish() const {
   std::string unknown;
   for (const auto& [k, v] : j_.items())
     if (!defaults_.count(k)) unknown += (unknown.empty() ? "" : ", ") + k;
-  HP_CHECK(unknown.empty(), method_, ": unknown parameter(s) ", unknown, " (valid, with defaults: ",
-           defaults_.empty() ? std::string("none") : known(), ")");
+  HP_CHECK(unknown.empty(), method_, ": unknown parameter(s) ", unknown,
+           defaults_.empty() ? std::string(" (it takes no parameters)")
+                             : str(" (valid, with defaults: ", known(), ")"));
 }
 
 }  // namespace hp
