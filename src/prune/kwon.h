@@ -2,7 +2,7 @@
 // importance of head and neuron masks, a budget search over the number of heads, per-layer mask
 // rearrangement against the block-diagonal Fisher, and least-squares mask tuning (per-unit output
 // scales, folded into the weights by surgery). Params: calib_samples 2048, batch_size 32,
-// rearrange 1, tune 1, damp 1, max_scale 10, teacher "sqrt" | "dense" (docs/methods.md).
+// rearrange 1, tune 1, damp 1, max_scale 10, teacher "dense" | "sqrt" (docs/methods.md).
 #pragma once
 #include <nlohmann/json.hpp>
 
