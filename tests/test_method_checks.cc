@@ -943,7 +943,7 @@ TEST(MethodCheckParams, UnknownKeysAndActivations) {
       {"random", {"takes no parameters"}},
       {"magnitude", {"takes no parameters"}},
       {"kwon", {"calib_samples=2048", "batch_size=32", "rearrange=1", "tune=1", "damp=1", "max_scale=10",
-                "teacher=sqrt"}},
+                "teacher=dense"}},
       {"kprune", {"lambda_pred=1", "lambda_rep=0.00025", "mu=64", "temperature=2", "tune=1", "batch_size=32"}},
       {"michel", {"batch_size=32", "normalize=0", "step=0.1"}},
       {"voita", {"l0=0.0015", "steps=0", "gate_lr=0.1", "threshold=0.5"}},
