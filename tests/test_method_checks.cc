@@ -53,30 +53,11 @@ std::shared_ptr<Model> mc_model(const ModelConfig& cfg, uint64_t seed,
 
 TaskData mc_data(int n, uint64_t seed) { return hp_test::synthetic_data(n, seed); }
 
-// Deep copy of a model's tensors (Model::state() returns the live parameters themselves).
-TensorMap snapshot(const Model& m) {
-  TensorMap out;
-  for (const auto& [k, v] : m.state()) out[k] = v.detach().clone();
-  return out;
-}
-
 // ||a - b|| / ||b||
 double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).norm().item<double>() / std::max(1e-300, b.norm().item<double>());
 }
 
-PruneContext make_ctx(Model& m, const Tokenizer& tok, const TaskData& data, double keep,
-                      nlohmann::json params) {
-  PruneContext ctx{m};
-  ctx.tok = &tok;
-  ctx.calib = &data;
-  ctx.keep_flops = keep;
-  ctx.seq_len = data.mean_len();
-  ctx.seed = 0;
-  ctx.progress = false;
-  ctx.params = std::move(params);
-  return ctx;
-}
 
 // The set of kept units (non-zero mask entries) as (sublayer, unit) pairs.
 std::set<std::pair<int, int64_t>> kept_set(const MaskSet& m, const std::vector<SublayerSpec>& specs) {
@@ -90,17 +71,10 @@ bool is_subset(const std::set<std::pair<int, int64_t>>& a, const std::set<std::p
   return std::includes(b.begin(), b.end(), a.begin(), a.end());
 }
 
+// A hand-made spec of the encoder stack (costs and fills only need identity and sizes).
 SublayerSpec hand_spec(int index, SublayerKind kind, int layer, int64_t units, int64_t groups,
                        int64_t d_model, int64_t width) {
-  SublayerSpec s;
-  s.index = index;
-  s.kind = kind;
-  s.layer = layer;
-  s.units = units;
-  s.groups = groups;
-  s.d_model = d_model;
-  s.unit_width = width;
-  return s;
+  return make_spec(index, kind, Stack::Encoder, layer, NormPlace::PostLN, units, groups, d_model, width);
 }
 
 }  // namespace
@@ -550,7 +524,7 @@ TEST(MethodCheckMichel, IterativeLoopReScores) {
   // Units are fine-grained compared with a 0.25 step (so the round count is determined).
   for (const auto& sp : specs) ASSERT_LT(budget.amortized_cost(sp.index) / dense, 0.1);
   auto run = [&](double keep, double step) {
-    auto ctx = make_ctx(*model, tok, data, keep, {{"step", step}, {"batch_size", 8}});
+    auto ctx = hp_test::prune_ctx(*model, tok, data, keep, {{"step", step}, {"batch_size", 8}});
     return prune_methods().at("michel").fn(ctx);
   };
   auto frac = [&](const MaskSet& m) { return budget.cost(m.binarized()) / dense; };
@@ -717,7 +691,7 @@ TEST(MethodCheckBudget, FullBudgetKeepsEveryUnit) {
   auto model = mc_model(mc_cfg(), 4);
   for (const std::string name : {"random", "magnitude", "kwon", "kprune"})
     for (double T : {9.4375, 11.3, 13.7, 23.9, 37.77, 61.1}) {
-      auto ctx = make_ctx(*model, tok, data, 1.0, nlohmann::json::object());
+      auto ctx = hp_test::prune_ctx(*model, tok, data, 1.0, nlohmann::json::object());
       ctx.seq_len = T;
       auto out = prune_methods().at(name).fn(ctx);
       const int64_t all_units = model->config().total_heads() + model->config().total_neurons();
@@ -775,7 +749,7 @@ TEST(MethodCheckGates, ConcentratorMovesHeadsIntoFewerLayers) {
       m->train();
       auto p = params;
       if (which) p["conc_cap"] = 10;
-      auto ctx = make_ctx(*m, tok, data, 1.0, p);
+      auto ctx = hp_test::prune_ctx(*m, tok, data, 1.0, p);
       ctx.seed = seed;
       auto out = prune_methods().at(which ? "passconc" : "pass").fn(ctx);
       EXPECT_EQ(out.info["kept_heads"].get<int64_t>(), 4);
@@ -807,7 +781,7 @@ TEST(MethodCheckGates, DspAndSteMoveTheMask) {
     SCOPED_TRACE(name);
     auto m = mc_model(cfg, 5);
     m->train();
-    auto ctx = make_ctx(*m, tok, data, 1.0,
+    auto ctx = hp_test::prune_ctx(*m, tok, data, 1.0,
                         {{"keep_heads", K}, {"steps", 60}, {"batch", 8}, {"lr", 1e-3}, {"gate_lr", 0.5}});
     ctx.seed = 2;
     auto out = prune_methods().at(name).fn(ctx);
@@ -862,7 +836,7 @@ TEST(MethodCheckGates, L0LayerwiseWarmupAndTrainingGates) {
     m->train();
     p["batch"] = 8;
     p["l0"] = lam;
-    auto ctx = make_ctx(*m, tok, data, 1.0, p);
+    auto ctx = hp_test::prune_ctx(*m, tok, data, 1.0, p);
     auto out = prune_methods().at("l0-layerwise").fn(ctx);
     return out.info;
   };
@@ -950,7 +924,7 @@ TEST(MethodCheckParams, UnknownKeysAndActivations) {
   };
   for (const auto& [name, keys] : expect) {
     SCOPED_TRACE(name);
-    auto ctx = make_ctx(*model, tok, data, 0.5, {{"bogus_key", 1}});
+    auto ctx = hp_test::prune_ctx(*model, tok, data, 0.5, {{"bogus_key", 1}});
     try {
       prune_methods().at(name).fn(ctx);
       ADD_FAILURE() << name << " accepted an unknown parameter";
@@ -1009,13 +983,13 @@ TEST(MethodCheckContract, ModelUntouchedAndSurgeryMatchesMaskedForward) {
   for (const auto& [name, info] : prune_methods()) {
     SCOPED_TRACE(name);
     auto model = mc_model(cfg, 30, torch::kDouble);
-    const auto before = snapshot(*model);
+    const auto before = hp_test::snapshot(*model);
     nlohmann::json params = nlohmann::json::object();
     if (info.trains) {
       params = {{"steps", 5}, {"batch", 8}, {"lr", 1e-3}};
       if (name != "voita") params["keep_heads"] = 5;  // voita: threshold + folded gate values
     }
-    auto ctx = make_ctx(*model, tok, data, 0.5, params);
+    auto ctx = hp_test::prune_ctx(*model, tok, data, 0.5, params);
     Timer timer;
     auto out = info.fn(ctx);
     // The caller's model: bit-identical and still in eval mode.

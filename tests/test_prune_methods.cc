@@ -374,16 +374,8 @@ struct RunResult {
 RunResult run_method(const std::string& name, const ModelConfig& cfg, const TaskData& data,
                      const Tokenizer& tok, double keep, nlohmann::json params = nlohmann::json::object()) {
   auto m = tiny_model(cfg, 7);
-  TensorMap before;  // copies: state() returns the live parameters
-  for (const auto& [k, v] : m->state()) before[k] = v.detach().clone();
-  PruneContext ctx{*m};
-  ctx.tok = &tok;
-  ctx.calib = &data;
-  ctx.keep_flops = keep;
-  ctx.seq_len = data.mean_len();
-  ctx.seed = 0;
-  ctx.progress = false;
-  ctx.params = params;
+  const TensorMap before = hp_test::snapshot(*m);
+  auto ctx = hp_test::prune_ctx(*m, tok, data, keep, params);
   auto out = prune_methods().at(name).fn(ctx);
   // Methods return, never mutate: the caller's model is bit-identical afterwards.
   for (const auto& [k, v] : m->state()) EXPECT_TRUE(torch::equal(v, before.at(k))) << name << " wrote " << k;
@@ -417,7 +409,15 @@ TEST(PruneMethods, MeetBudgetAndDeterministic) {
         EXPECT_GT(ratio, keep - 0.2) << task << " " << method << " " << keep;
         for (size_t s = 0; s < a.masks.size(); ++s)
           EXPECT_TRUE(torch::equal(a.masks[s], b.masks[s])) << method << " sublayer " << s;
-        for (const auto& [k, v] : a.state) EXPECT_TRUE(torch::equal(v, b.state.at(k))) << k;
+        // Tuned weights come from a LAPACK solve; OpenBLAS's x86 dot/sum kernels peel to an
+        // alignment boundary, so the same data at another heap address can round differently in
+        // the last bit (OpenBLAS issues 317, PR 5972). Masks must match exactly, weights to 1e-6.
+        for (const auto& [k, v] : a.state) {
+          const auto& w = b.state.at(k);
+          ASSERT_EQ(v.sizes(), w.sizes()) << k;
+          EXPECT_TRUE(torch::allclose(v, w, 1e-6, 1e-7))
+              << k << " max|diff| " << (v - w).abs().max().item<double>();
+        }
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "model/model.h"
 #include "model/sublayer.h"
+#include "prune/method.h"
 #include "task/task.h"
 
 namespace hp_test {
@@ -98,6 +99,28 @@ inline std::shared_ptr<hp::Model> scaled_model(const hp::ModelConfig& cfg, uint6
   m->to(dtype);
   m->eval();
   return m;
+}
+
+// Deep copy of a model's tensors (Model::state() returns the live parameters themselves).
+inline hp::TensorMap snapshot(const hp::Model& m) {
+  hp::TensorMap out;
+  for (const auto& [k, v] : m.state()) out[k] = v.detach().clone();
+  return out;
+}
+
+// The context a prune job would give a method, quiet, with seed 0 and FLOPs counted at the
+// data's mean length.
+inline hp::PruneContext prune_ctx(hp::Model& m, const hp::Tokenizer& tok, const hp::TaskData& data,
+                                  double keep, nlohmann::json params) {
+  hp::PruneContext ctx{m};
+  ctx.tok = &tok;
+  ctx.calib = &data;
+  ctx.keep_flops = keep;
+  ctx.seq_len = data.mean_len();
+  ctx.seed = 0;
+  ctx.progress = false;
+  ctx.params = std::move(params);
+  return ctx;
 }
 
 // Index of the sublayer of `kind` in `layer` (tests address sublayers by what they are, never by

@@ -284,8 +284,9 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
   HP_CHECK(cfg.arch == "bert", "config_to_hf: arch '", cfg.arch,
            "' has no Hugging Face config writer (supported: bert)");
   cfg.validate();
-  HP_CHECK(!task_info(cfg.task).token_level || task_info(cfg.task).masked_inputs,
-           "config_to_hf: task '", cfg.task, "' has no BERT head (classify, regress, mlm)");
+  const TaskInfo& task = task_info(cfg.task);
+  HP_CHECK(!task.token_level || task.masked_inputs, "config_to_hf: task '", cfg.task,
+           "' has no BERT head (classify, regress, mlm)");
   HP_CHECK(cfg.d_head * cfg.n_head_dense == cfg.d_model, "config_to_hf: d_head ", cfg.d_head,
            " * num_attention_heads ", cfg.n_head_dense, " != hidden_size ", cfg.d_model,
            " (transformers derives the head size from these)");
@@ -296,7 +297,6 @@ json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* p
   if (!j.contains("attention_probs_dropout_prob")) j["attention_probs_dropout_prob"] = 0.1;
   for (const auto& k : kInterpreted) j.erase(k);  // interpreted values come from cfg only
 
-  const TaskInfo& task = task_info(cfg.task);
   j["architectures"] = json::array({task.token_level ? kMaskedLm : kSeqCls});
   j["model_type"] = "bert";
   j["vocab_size"] = cfg.vocab_size;

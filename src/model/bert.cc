@@ -66,7 +66,6 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
                       {p + "attention.self.value.bias", 0, 0, dh}};
     a.out_bias = p + "attention.output.dense.bias";
     a.bias_survives_empty = cfg.empty_keeps_bias;
-    if (!cfg.empty_keeps_bias) a.whole = {a.out_bias};
     out.push_back(a);
 
     SublayerSpec f = make_spec(static_cast<int>(out.size()), SublayerKind::Ffn, Stack::Encoder, il,
@@ -77,7 +76,6 @@ std::vector<SublayerSpec> BertModel::describe(const ModelConfig& cfg) {
                      f.out_proj};
     f.out_bias = p + "output.dense.bias";
     f.bias_survives_empty = cfg.empty_keeps_bias;
-    if (!cfg.empty_keeps_bias) f.whole = {f.out_bias};
     f.may_pad = true;
     out.push_back(f);
   }
@@ -102,9 +100,7 @@ ModelConfig BertModel::tiny(const std::string& task) {
 
 BertModel::BertModel(const ModelConfig& cfg) : Model(cfg) {
   cfg_.validate();
-  const TaskInfo& task = task_info(cfg_.task);
-  HP_CHECK(task.masked_inputs || !task.token_level, "bert: task '", cfg_.task,
-           "' has no BERT head (a token-level task here must be masked-LM)");
+  const TaskInfo& task = task_info(cfg_.task);  // make_model checked it is one of BERT's tasks
   token_head_ = task.token_level;
   const int64_t d = cfg_.d_model, dh = cfg_.d_head;
   dropout_ = cfg_.passthrough.value("hidden_dropout_prob", 0.1);

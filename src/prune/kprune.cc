@@ -99,7 +99,7 @@ KpruneTuneResult kprune_tune_sublayer(Model& student, const CalibSet& calib, int
   for (size_t b = 0; b < calib.batches.size(); ++b) {
     const auto& cb = calib.batches[b];
     auto ts = teacher.get(student, calib, b);
-    auto ss = stream.get(student, calib, b);
+    auto ss = stream.with_streams(ts, b);
     auto pair = teacher_student_sublayer(student, s, ts, ss, nullptr, &mdev, bias);
     teacher.set(b, ts);
     auto x = pair.units.index({cb.token_mask}).index_select(1, cols_dev);  // [N, k*w]

@@ -173,7 +173,7 @@ MaskSet kwon_tune_masks(Model& model, const CalibSet& calib, const MaskSet* teac
       NormalEquations ne;
       for (size_t b = 0; b < calib.batches.size(); ++b) {
         const auto& cb = calib.batches[b];
-        auto xt = ts.get(model, calib, b), xs = ss.get(model, calib, b);
+        auto xt = ts.get(model, calib, b), xs = ss.with_streams(xt, b);
         auto pair = teacher_student_sublayer(model, s, xt, xs, tmask, &smask, bias);
         ts.set(b, xt);
         auto head_rows = read_only ? head_read_mask(calib.task, cb) : torch::Tensor();

@@ -153,12 +153,16 @@ void StreamCache::init(Model& model, const CalibSet& calib) {
 }
 
 ForwardState StreamCache::get(Model& model, const CalibSet& calib, size_t b) const {
-  const auto& cb = calib.batches.at(b);
-  auto st = begin_stack(model, cb);  // the context (cheap: one embedding lookup)
-  const auto dev = cb.in.input_ids.device();
+  // The context (cheap: one embedding lookup); the streams come from the cache.
+  return with_streams(begin_stack(model, calib.batches.at(b)), b);
+}
+
+ForwardState StreamCache::with_streams(const ForwardState& st, size_t b) const {
+  ForwardState out = st;
+  const auto dev = st.token_mask.device();
   for (int k = 0; k < 2; ++k)
-    st.stream[k] = x_.at(b)[k].defined() ? x_[b][k].to(dev) : torch::Tensor();
-  return st;
+    out.stream[k] = x_.at(b)[k].defined() ? x_[b][k].to(dev) : torch::Tensor();
+  return out;
 }
 
 void StreamCache::set(size_t b, const ForwardState& st) {

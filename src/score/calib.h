@@ -96,6 +96,9 @@ class StreamCache {
   size_t size() const { return x_.size(); }
   // Batch b's state at position(): its context recomputed (cheap), its streams from the cache.
   ForwardState get(Model& model, const CalibSet& calib, size_t b) const;
+  // The same state with this cache's streams for batch b in place of `st`'s (the context of a
+  // state another cache of the same batch returned, without computing it again).
+  ForwardState with_streams(const ForwardState& st, size_t b) const;
   // Applies sublayer position() to every batch (masks as in apply_sublayer) and moves on.
   void advance(Model& model, const CalibSet& calib, const MaskSet* masks);
   // Replace batch b's streams (used when the caller applied the sublayer itself); call step()
