@@ -205,6 +205,7 @@ class FusedToy : public Model {
       a.groups = l.n_head_kv;
       a.d_model = cfg.d_model;
       a.unit_width = dh;
+      a.head_dim = dh;
       const std::string w = p + "attn.c_attn.weight", b = p + "attn.c_attn.bias";
       a.out_proj = {p + "attn.c_proj.weight", 0, 0, dh};
       a.unit_slices = {{w, 1, 0, dh}, {b, 0, 0, dh}, a.out_proj};

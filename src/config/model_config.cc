@@ -7,8 +7,14 @@ namespace hp {
 
 bool ModelConfig::uniform() const {
   for (const auto& l : layers)
-    if (l.n_head != n_head_dense || l.n_ff != n_ff_dense || l.n_head_kv != n_head_dense)
+    if (l.n_head != n_head_dense || l.n_ff != n_ff_dense || l.n_head_kv != kv_dense())
       return false;
+  return true;
+}
+
+bool ModelConfig::same_widths() const {
+  for (const auto& l : layers)
+    if (!(l == layers.front())) return false;
   return true;
 }
 
@@ -25,7 +31,7 @@ int64_t ModelConfig::total_neurons() const {
 }
 
 void ModelConfig::set_dense_layers() {
-  layers.assign(n_layer, LayerConfig{n_head_dense, n_head_dense, n_ff_dense});
+  layers.assign(n_layer, LayerConfig{n_head_dense, kv_dense(), n_ff_dense});
 }
 
 void ModelConfig::validate() const {
@@ -36,6 +42,10 @@ void ModelConfig::validate() const {
   HP_CHECK(static_cast<int>(layers.size()) == n_layer, "config: ", layers.size(),
            " per-layer entries for num_hidden_layers=", n_layer);
   const TaskInfo& ti = task_info(task);  // throws naming the known tasks
+  HP_CHECK(n_kv_dense >= 0 && (n_head_dense == 0 || n_head_dense % kv_dense() == 0), "config: num_attention_heads=",
+           n_head_dense, " is not a multiple of num_key_value_heads=", kv_dense());
+  HP_CHECK(gqa_unit == "group" || gqa_unit == "query", "config: gqa unit '", gqa_unit,
+           "' is not one of group, query");
   for (int il = 0; il < n_layer; ++il) {
     const auto& l = layers[il];
     HP_CHECK(l.n_head >= 0 && l.n_head_kv >= 0 && l.n_ff >= 0, "config: layer ", il,

@@ -6,7 +6,7 @@ namespace hp {
 
 const std::vector<TaskInfo>& task_infos() {
   static const std::vector<TaskInfo> table = [] {
-    std::vector<TaskInfo> t(3);
+    std::vector<TaskInfo> t(4);
     t[0].name = "classify";
     t[0].labelled_files = t[0].reads_first_token = true;
     t[0].min_labels = 2;
@@ -20,6 +20,10 @@ const std::vector<TaskInfo>& task_infos() {
     t[2].token_level = t[2].masked_inputs = true;
     t[2].metric = "mlm_perplexity";
     t[2].summary = "masked-token prediction on plain text (15% masked, 80/10/10)";
+    t[3].name = "lm";
+    t[3].token_level = t[3].causal = true;
+    t[3].metric = "perplexity";
+    t[3].summary = "next-token prediction on plain text (documents packed into context windows)";
     return t;
   }();
   return table;

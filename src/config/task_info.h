@@ -16,6 +16,7 @@ struct TaskInfo {
   bool labelled_files = false;  // examples are TSV/JSONL rows with labels, else plain text
   bool masked_inputs = false;   // inputs are corrupted with [MASK] and the masked tokens predicted
   bool reads_first_token = false;  // the head reads the first token ([CLS]) of each sequence
+  bool causal = false;          // each position predicts the next token (decoder LM)
   int min_labels = 0;           // classes a model of this task needs
   std::string metric;           // headline metric of `eval`
   std::string summary;

@@ -248,10 +248,21 @@ torch::Tensor BertModel::head(const ForwardState& st) {
   return torch::linear(pooled, cls_w_, cls_b_);  // [B, C]
 }
 
+// The HF mapping (io/hf_bert.cc).
+void bert_from_hf(HfReader& r, const HeadpruneBlock& hb, ModelConfig& cfg);
+void bert_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads,
+                nlohmann::json& j);
+
 // The registry entry (model/registry.cc).
 Architecture bert_architecture() {
-  return {"bert", [](const ModelConfig& c) { return std::make_shared<BertModel>(c); },
-          BertModel::describe, BertModel::tiny, {"classify", "regress", "mlm"}};
+  return {"bert",
+          [](const ModelConfig& c) { return std::make_shared<BertModel>(c); },
+          BertModel::describe,
+          BertModel::tiny,
+          {"classify", "regress", "mlm"},
+          {"bert"},
+          bert_from_hf,
+          bert_to_hf};
 }
 
 }  // namespace hp

@@ -28,7 +28,7 @@ double Budget::unit_cost(int s) const {
 double Budget::group_cost(int s) const {
   const auto& sp = specs_.at(s);
   if (sp.kind == SublayerKind::Ffn) return 0.0;
-  return 4.0 * seq_len_ * static_cast<double>(sp.d_model) * static_cast<double>(sp.unit_width);
+  return 4.0 * seq_len_ * static_cast<double>(sp.d_model) * static_cast<double>(sp.head_dim);
 }
 
 double Budget::amortized_cost(int s) const {

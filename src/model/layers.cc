@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "model/model.h"
 
 namespace hp {
 
@@ -90,6 +91,120 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   if (p > 0) probs = torch::dropout(probs, p, true);
   return torch::matmul(probs, vv);  // [B,H,T,dh]
 #endif
+}
+
+}  // namespace hp
+
+namespace hp {
+
+int64_t causal_context(const ForwardInput& in, torch::ScalarType dtype, ForwardState& st) {
+  const auto& ids = in.input_ids;
+  HP_CHECK(ids.dim() == 2, "decoder: input_ids must be [B, T], got ", ids.sizes());
+  const int64_t B = ids.size(0), T = ids.size(1);
+  const int64_t past = in.cache ? in.cache->length : 0;
+  const int64_t S = past + T;
+  st.cache = in.cache;
+  if (in.attention_mask.defined())
+    HP_CHECK(in.attention_mask.dim() == 2 && in.attention_mask.size(0) == B &&
+                 in.attention_mask.size(1) == S,
+             "decoder: attention_mask must be [B, cached + new] = [", B, ", ", S, "], got ",
+             in.attention_mask.sizes());
+  st.token_mask = in.attention_mask.defined()
+                      ? in.attention_mask.narrow(1, past, T).to(torch::kBool)
+                      : torch::ones({B, T}, ids.options().dtype(torch::kBool));
+  if (!in.attention_mask.defined() && past == 0) {
+    st.causal = T > 1;
+    return past;
+  }
+  auto opts = ids.options();
+  auto qpos = torch::arange(past, S, opts).view({T, 1});
+  auto kpos = torch::arange(0, S, opts).view({1, S});
+  auto allowed = kpos.le(qpos).view({1, 1, T, S});  // [1, 1, T, S]
+  if (in.attention_mask.defined())
+    allowed = allowed.logical_and(in.attention_mask.to(torch::kBool).view({B, 1, 1, S}));
+  st.attn_bias = torch::zeros(allowed.sizes(), opts.dtype(dtype))
+                     .masked_fill(allowed.logical_not(), mask_min(dtype));
+  return past;
+}
+
+torch::Tensor explicit_attn_bias(const ForwardState& st, int64_t T, torch::ScalarType dtype,
+                                 torch::Device device) {
+  if (st.attn_bias.defined() || !st.causal) return st.attn_bias;
+  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(device)).triu(1);
+  return torch::zeros({1, 1, T, T}, torch::TensorOptions().dtype(dtype).device(device))
+      .masked_fill(future.view({1, 1, T, T}), mask_min(dtype));
+}
+
+std::pair<torch::Tensor, torch::Tensor> kv_extend(KvCache* cache, int s, torch::Tensor k,
+                                                   torch::Tensor v) {
+  if (!cache) return {std::move(k), std::move(v)};
+  if (static_cast<int>(cache->k.size()) <= s) cache->k.resize(s + 1), cache->v.resize(s + 1);
+  auto& ck = cache->k[s];
+  auto& cv = cache->v[s];
+  if (ck.defined()) {
+    HP_CHECK(ck.size(2) == cache->length, "KV cache: sublayer ", s, " holds ", ck.size(2),
+             " positions but the cache says ", cache->length);
+    ck = torch::cat({ck, k}, 2);
+    cv = torch::cat({cv, v}, 2);
+  } else {
+    HP_CHECK(cache->length == 0, "KV cache: sublayer ", s, " is empty but ", cache->length,
+             " positions are cached (a pruned-away sublayer cannot start caching)");
+    ck = k;
+    cv = v;
+  }
+  return {ck, cv};
+}
+
+torch::Tensor rope_inv_freq(int64_t dim, double theta, const nlohmann::json& scaling) {
+  HP_CHECK(dim % 2 == 0 && dim > 0, "rotary embedding: head size ", dim, " must be even");
+  HP_CHECK(theta > 0, "rotary embedding: rope_theta must be > 0, got ", theta);
+  auto inv = 1.0 / torch::pow(theta, torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) /
+                                         static_cast<double>(dim));  // [dim/2] float32
+  if (scaling.is_null()) return inv;
+  HP_CHECK(scaling.is_object(), "rope_scaling must be an object or null, got ", scaling.dump());
+  std::string type = scaling.value("rope_type", scaling.value("type", std::string("default")));
+  if (type == "default") return inv;
+  const double factor = scaling.value("factor", 1.0);
+  HP_CHECK(factor > 0, "rope_scaling.factor must be > 0, got ", factor);
+  if (type == "linear") return inv / factor;
+  if (type == "llama3") {
+    const double low = scaling.value("low_freq_factor", 1.0);
+    const double high = scaling.value("high_freq_factor", 4.0);
+    HP_CHECK(scaling.contains("original_max_position_embeddings"),
+             "rope_scaling llama3 needs original_max_position_embeddings");
+    const double old_len = scaling["original_max_position_embeddings"].get<double>();
+    HP_CHECK(high > low, "rope_scaling llama3: high_freq_factor ", high, " must exceed low_freq_factor ", low);
+    const double low_wavelen = old_len / low, high_wavelen = old_len / high;
+    auto wavelen = 2 * M_PI / inv;
+    auto scaled = torch::where(wavelen > low_wavelen, inv / factor, inv);
+    auto smooth = (old_len / wavelen - low) / (high - low);
+    auto smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+    auto medium = wavelen.ge(high_wavelen).logical_and(wavelen.le(low_wavelen));
+    return torch::where(medium, smoothed, scaled);
+  }
+  fail(str("rope_scaling type \"", type, "\" is not implemented (default, linear, llama3)"));
+}
+
+std::array<torch::Tensor, 2> rope_tables(const torch::Tensor& inv_freq, int64_t first, int64_t T,
+                                         torch::Device device) {
+  auto pos = torch::arange(first, first + T, torch::TensorOptions().dtype(torch::kInt64).device(device))
+                 .to(torch::kFloat32);
+  auto freqs = torch::outer(pos, inv_freq.to(device));  // [T, dim/2]
+  auto emb = torch::cat({freqs, freqs}, -1);            // [T, dim]
+  return {emb.cos(), emb.sin()};
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const std::array<torch::Tensor, 2>& cs) {
+  const int64_t half = x.size(-1) / 2;
+  auto cos = cs[0].to(x.scalar_type()), sin = cs[1].to(x.scalar_type());
+  auto rot = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rot * sin;
+}
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  auto xf = x.to(torch::kFloat32);
+  auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return w * y.to(x.scalar_type());
 }
 
 }  // namespace hp

@@ -3,7 +3,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 namespace hp {
 
@@ -32,5 +35,40 @@ torch::Tensor attention_max_score(const torch::Tensor& q, const torch::Tensor& k
 torch::Tensor split_heads(const torch::Tensor& x, int64_t n_head);
 // [B, H, T, dh] -> [B, T, H*dh]
 torch::Tensor merge_heads(const torch::Tensor& x);
+
+}  // namespace hp
+
+namespace hp {
+
+struct ForwardInput;
+struct ForwardState;
+struct KvCache;
+
+// Decoder context of one batch: the real-token mask of the new positions and causal (plus
+// padding) masking over the cached and new positions. Without padding and cache the state is
+// marked `causal` and no bias is built (the attention kernels mask causally themselves).
+// Returns the number of cached positions (the position of the first new token).
+int64_t causal_context(const ForwardInput& in, torch::ScalarType dtype, ForwardState& st);
+// The additive bias of a causal state for consumers that need it explicitly (attention probes):
+// st.attn_bias when defined, else the [1, 1, T, T] causal mask.
+torch::Tensor explicit_attn_bias(const ForwardState& st, int64_t T, torch::ScalarType dtype,
+                                 torch::Device device);
+// Appends this step's keys/values [B, Hkv, T, dh] to sublayer s's cache (when there is one) and
+// returns the keys/values over every position.
+std::pair<torch::Tensor, torch::Tensor> kv_extend(KvCache* cache, int s, torch::Tensor k,
+                                                   torch::Tensor v);
+
+// Rotary position embedding (rotate-half convention of GPT-NeoX / LLaMA). Inverse frequencies
+// for `dim` channels with base `theta` and an optional HF rope_scaling object ("default",
+// "linear", "llama3"; anything else throws naming the type).
+torch::Tensor rope_inv_freq(int64_t dim, double theta, const nlohmann::json& scaling);
+// (cos, sin) tables [T, dim] for positions first..first+T-1, computed in float32.
+std::array<torch::Tensor, 2> rope_tables(const torch::Tensor& inv_freq, int64_t first, int64_t T,
+                                         torch::Device device);
+// x: [B, H, T, dim] rotated by the tables (cast to x's dtype).
+torch::Tensor apply_rope(const torch::Tensor& x, const std::array<torch::Tensor, 2>& cs);
+
+// RMSNorm as LLaMA computes it: in float32, x * rsqrt(mean(x^2) + eps), cast back, times weight.
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps);
 
 }  // namespace hp

@@ -42,6 +42,7 @@ torch::Tensor Model::forward(const ForwardInput& in, const MaskSet* masks, Probe
   st.predict_positions = predict_positions;
   for (int s = 0; s < n_sublayers(); ++s)
     apply(s, st, masks ? masks->sub[s] : torch::Tensor(), probe);
+  if (in.cache) in.cache->length += in.input_ids.size(1);
   return head(st);
 }
 
@@ -156,7 +157,7 @@ void resize_sublayer(ModelConfig& cfg, const SublayerSpec& spec, int64_t units, 
       return;
     case SublayerKind::SelfAttn:
     case SublayerKind::CausalAttn:
-      l.n_head = static_cast<int>(units);
+      l.n_head = static_cast<int>(units * spec.heads_per_unit);
       l.n_head_kv = static_cast<int>(groups);
       return;
     case SublayerKind::CrossAttn:

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config/hf_reader.h"
 #include "config/model_config.h"
 #include "model/masks.h"
 #include "model/param_tree.h"
@@ -23,18 +24,34 @@ namespace hp {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
 
+// Keys and values of the tokens a decoder has already seen, per attention sublayer, so that
+// decoding one more token costs one position instead of the whole prefix.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // indexed by sublayer: [B, Hkv, S, dh] (undefined = empty)
+  int64_t length = 0;               // positions cached (S)
+  void clear() { k.clear(), v.clear(), length = 0; }
+};
+
 struct ForwardInput {
   torch::Tensor input_ids;       // [B, T] int64
-  torch::Tensor attention_mask;  // [B, T] int64, 1 = real token (undefined = no padding)
+  // [B, T] int64, 1 = real token (undefined = no padding). With a KV cache: [B, S + T], the
+  // cached positions included.
+  torch::Tensor attention_mask;
   torch::Tensor token_type_ids;  // [B, T] int64 or undefined
+  KvCache* cache = nullptr;      // decoders: read and extended by the forward pass
 };
 
 // Everything one batch carries between sublayers: the residual stream of each stack and the
 // per-batch values `begin` computes once. Sublayer-wise methods cache `stream` between steps.
 struct ForwardState {
   std::array<torch::Tensor, 2> stream;  // indexed by Stack: [B, T, d] (undefined if unused)
-  torch::Tensor attn_bias;   // additive, broadcastable to [B, n_head, T, T] (undefined = none)
+  torch::Tensor attn_bias;   // additive, broadcastable to [B, n_head, T, S] (undefined = none)
+  bool causal = false;       // attention is causal with no other mask (T == S, no cache): the
+                             // kernels apply it themselves, attn_bias stays undefined
   torch::Tensor token_mask;  // [B, T] bool, true on real tokens
+  // Rotary position tables (cos, sin) [T, d_head] of rotary decoders (undefined otherwise).
+  std::array<torch::Tensor, 2> rope;
+  KvCache* cache = nullptr;  // decoders: keys/values of earlier positions (ForwardInput::cache)
   // Optional [B, T] bool: token-level heads (mlm/lm) return logits only at these positions, as
   // [N, V], so training does not materialise [B, T, V].
   torch::Tensor predict_positions;
@@ -90,6 +107,15 @@ struct Architecture {
   // architecture-wide invariant tests build one model per entry from this.
   std::function<ModelConfig(const std::string& task)> tiny;
   std::vector<std::string> tasks;  // tasks it has a head for
+  // Hugging Face mapping (src/io/hf_<arch>.cc): the config.json model_type values it reads, the
+  // reader of the family's fields (sizes, task from `architectures`, per-layer sizes from the
+  // headprune block or the family's own fields) and the writer. Unread fields are kept by the
+  // caller as passthrough.
+  std::vector<std::string> hf_model_types;
+  std::function<void(HfReader&, const HeadpruneBlock&, ModelConfig&)> from_hf;
+  std::function<void(const ModelConfig&, const std::vector<std::vector<int>>* pruned_heads,
+                     nlohmann::json&)>
+      to_hf;
 };
 const std::vector<Architecture>& architectures();
 const Architecture& architecture(const std::string& name);  // throws listing the known ones

@@ -3,10 +3,11 @@
 
 namespace hp {
 
-Architecture bert_architecture();  // model/bert.cc
+Architecture bert_architecture();   // model/bert.cc
+Architecture llama_architecture();  // model/llama.cc
 
 const std::vector<Architecture>& architectures() {
-  static const std::vector<Architecture> table = {bert_architecture()};
+  static const std::vector<Architecture> table = {bert_architecture(), llama_architecture()};
   return table;
 }
 

@@ -54,6 +54,7 @@ SublayerSpec make_spec(int index, SublayerKind kind, Stack stack, int layer, Nor
   s.groups = groups;
   s.d_model = d_model;
   s.unit_width = unit_width;
+  s.head_dim = unit_width;
   return s;
 }
 
@@ -62,6 +63,11 @@ void validate_sublayers(const std::vector<SublayerSpec>& specs) {
     const auto& sp = specs[s];
     const std::string n = str("sublayer ", s, " (", sp.name(), ")");
     HP_CHECK(sp.index == static_cast<int>(s), n, ": index ", sp.index, " != its position ", s);
+    HP_CHECK(sp.kind == SublayerKind::Ffn ||
+                 (sp.heads_per_unit >= 1 && sp.head_dim > 0 &&
+                  sp.unit_width == sp.heads_per_unit * sp.head_dim),
+             n, ": unit width ", sp.unit_width, " must be heads_per_unit ", sp.heads_per_unit,
+             " x head_dim ", sp.head_dim);
     HP_CHECK(sp.units >= 0 && sp.d_model > 0 && sp.unit_width > 0, n, ": units ", sp.units,
              ", d_model ", sp.d_model, ", unit_width ", sp.unit_width);
     if (is_attention(sp.kind)) {

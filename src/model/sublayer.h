@@ -57,6 +57,10 @@ struct SublayerSpec {
   int64_t memory_slots = 0;
   int64_t d_model = 0;     // width of the residual stream
   int64_t unit_width = 1;  // columns of the output-projection input per unit (d_head or 1)
+  // Attention: query heads one unit holds (1, or group_size when the unit of pruning is a whole
+  // K/V group, ModelConfig::gqa_unit) and the width of one head (and of one K/V head).
+  int64_t heads_per_unit = 1;
+  int64_t head_dim = 0;
   bool gated = false;      // FFN with a gate projection (SwiGLU): costs 3 matrices, not 2
 
   // Surgery: slices cut per kept unit (Q rows, output-projection columns, FFN up/gate rows and
