@@ -1,9 +1,12 @@
 // Pruning-method registry: one line per method.
 #include "prune/gate_methods.h"
 #include "prune/baselines.h"
+#include "prune/depth.h"
+#include "prune/flap.h"
 #include "prune/kprune.h"
 #include "prune/kwon.h"
 #include "prune/michel.h"
+#include "prune/wanda_sp.h"
 #include "prune/method.h"
 
 namespace hp {
@@ -15,6 +18,9 @@ const std::map<std::string, MethodInfo>& prune_methods() {
       {"kwon", {prune_kwon, true, "Kwon et al. 2022: Fisher search, mask rearrangement, LSQ mask tuning"}},
       {"kprune", {prune_kprune, true, "Kprune: knowledge-preserving sublayer-wise pruning + weight tuning"}},
       {"michel", {prune_michel, true, "Michel et al. 2019: |dL/dmask| importance, iterative 10% steps to the budget"}},
+      {"flap", {prune_flap, true, "FLAP (An et al. 2024): fluctuation metric, per-sublayer z-scores ranked globally, bias compensation"}},
+      {"wanda-sp", {prune_wanda_sp, true, "structured Wanda: |W_out|*||x|| per unit, same FLOPs fraction in every sublayer"}},
+      {"depth", {prune_depth, true, "ShortGPT/SLEB depth pruning: remove whole sublayers (or layers) of lowest block influence"}},
       // Gate-trained (src/gates/, docs/gates.md): train the model jointly with per-head gates.
       {"voita", {prune_voita, true, "Voita et al. 2019: Hard Concrete head gates + L0 penalty (--l0)", true}},
       {"pass", {prune_pass, true, "PASS: almost-sure sparsity loss, clip & reopen, exactly --keep-heads", true}},
