@@ -27,8 +27,11 @@ CharClass classify(char32_t cp) {
   return CharClass::kOther;
 }
 
-// The pieces GPT-2's regex finds in text, as byte ranges of the input (findall covers every byte).
-std::vector<std::string_view> pre_tokenize(std::string_view text) {
+}  // namespace
+
+namespace detail {
+
+std::vector<std::string_view> gpt2_pre_tokenize(std::string_view text) {
   std::vector<char32_t> cps;
   std::vector<size_t> offset;  // byte offset of each code point, plus the end
   for (size_t pos = 0; pos < text.size();) {
@@ -70,22 +73,27 @@ std::vector<std::string_view> pre_tokenize(std::string_view text) {
   return out;
 }
 
-// GPT-2's reversible byte → character map: printable Latin-1 bytes stand for themselves, the others
-// (controls, space, DEL, NBSP, soft hyphen) move to U+0100 and up so no token contains whitespace.
-std::vector<std::string> byte_symbols() {
-  std::vector<std::string> sym(256);
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    uni::append_utf8(sym[b], printable ? b : next++);
-  }
+const std::vector<std::string>& byte_level_alphabet() {
+  static const std::vector<std::string> sym = [] {
+    std::vector<std::string> out(256);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      uni::append_utf8(out[b], printable ? b : next++);
+    }
+    return out;
+  }();
   return sym;
 }
+
+}  // namespace detail
+
+namespace {
 
 class ByteBpe final : public Tokenizer {
  public:
   ByteBpe(const std::string& encoder_json, const std::string& merges_txt)
-      : path_(encoder_json), bytes_(byte_symbols()) {
+      : path_(encoder_json), bytes_(detail::byte_level_alphabet()) {
     nlohmann::json enc;
     try {
       enc = nlohmann::json::parse(detail::read_file(encoder_json, "BPE vocab"));
@@ -119,7 +127,7 @@ class ByteBpe final : public Tokenizer {
         ids.push_back(seg.special_id);
         continue;
       }
-      for (std::string_view word : pre_tokenize(seg.text)) append_word(word, ids);
+      for (std::string_view word : detail::gpt2_pre_tokenize(seg.text)) append_word(word, ids);
     }
     return ids;
   }
@@ -218,7 +226,7 @@ class ByteBpe final : public Tokenizer {
 
   static constexpr size_t kMaxCache = 1 << 17;
   std::string path_;
-  std::vector<std::string> bytes_;
+  const std::vector<std::string>& bytes_;
   std::unordered_map<std::string, int64_t> vocab_;
   std::unordered_map<int64_t, std::string> pieces_;
   std::unordered_map<std::string, int> rank_;  // "first second" → merge priority

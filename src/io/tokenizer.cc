@@ -54,6 +54,24 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
   const fs::path dir(model_dir);
   HP_CHECK(fs::is_directory(dir), "tokenizer: ", model_dir, " is not a directory");
   auto has = [&](const char* name) { return fs::is_regular_file(dir / name); };
+  if (has("tokenizer.json")) {
+    // WordPiece and Unigram tokenizer.json files give way to the vocab.txt / SentencePiece model beside
+    // them, which headprune reads natively; any other tokenizer.json is read or refused with the reason.
+    const std::string path = (dir / "tokenizer.json").string();
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(detail::read_file(path, "tokenizer.json"));
+    } catch (const nlohmann::json::exception& e) {
+      fail(str("tokenizer.json ", path, ": ", e.what()));
+    }
+    std::string type;
+    if (doc.is_object() && doc.contains("model") && doc["model"].is_object() && doc["model"].contains("type") &&
+        doc["model"]["type"].is_string())
+      type = doc["model"]["type"].get<std::string>();
+    const bool native = (type == "WordPiece" && has("vocab.txt")) ||
+                        (type == "Unigram" && (has("spm.model") || has("tokenizer.model")));
+    if (!native) return load_hf_tokenizer_json(path);
+  }
   if (has("vocab.txt")) {
     bool lower_case = true;  // BertTokenizer's default when the config does not say
     if (has("tokenizer_config.json")) {
@@ -79,8 +97,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
   for (const char* name : {"spm.model", "tokenizer.model"})
     if (has(name)) return load_spm((dir / name).string());
   fail(str("tokenizer: no tokenizer files in ", model_dir,
-           "; expected one of: vocab.txt (WordPiece), vocab.json + merges.txt or encoder.json + vocab.bpe "
-           "(byte-level BPE), spm.model or tokenizer.model (SentencePiece)"));
+           "; expected one of: tokenizer.json (Hugging Face, BPE model), vocab.txt (WordPiece), vocab.json + "
+           "merges.txt or encoder.json + vocab.bpe (byte-level BPE), spm.model or tokenizer.model "
+           "(SentencePiece)"));
 }
 
 EncoderInput encode_pair_for_encoder(const Tokenizer& tok, const std::string& a, const std::string* b,

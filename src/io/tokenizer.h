@@ -1,9 +1,16 @@
 // Tokenizers: text → token ids, matching the reference implementations id for id so that headprune can
-// feed HF checkpoints and HF can read headprune's. Three kinds, picked by the files in a model dir:
+// feed HF checkpoints and HF can read headprune's. The kind is picked by the files in a model dir, first
+// match wins:
+//   HF tokenizer.json, BPE model   tokenizer.json [+ tokenizer_config.json]  like the `tokenizers` library's
+//     (GPT-2, LLaMA-2, LLaMA-3)                                          Tokenizer.encode (see
+//                                                                          hf_tokenizer_json.cc)
 //   WordPiece (BERT)           vocab.txt [+ tokenizer_config.json]  like HF BertTokenizer (slow, python)
 //   byte-level BPE (GPT-2)     vocab.json + merges.txt, or encoder.json + vocab.bpe  like HF GPT2Tokenizer
 //   SentencePiece              spm.model or tokenizer.model          like SentencePieceProcessor::Encode
 //                                                                    (read natively, see spm.cc)
+// A tokenizer.json whose model is WordPiece (with vocab.txt beside it) or Unigram (with spm.model or
+// tokenizer.model beside it) gives way to those files; any other tokenizer.json is read, or refused with
+// the reason.
 // Literal special tokens in the text ("[CLS]", "<|endoftext|>") map to their ids, as HF's tokenizer(text)
 // does; encode() never adds special tokens around the text.
 #pragma once
@@ -19,7 +26,7 @@ class Tokenizer {
   virtual ~Tokenizer();
   virtual std::vector<int64_t> encode(const std::string& text) const = 0;  // no special tokens added
   virtual int64_t vocab_size() const = 0;
-  virtual std::string kind() const = 0;  // "wordpiece", "bpe" or "spm"
+  virtual std::string kind() const = 0;  // "wordpiece", "bpe", "hf-bpe" (tokenizer.json) or "spm"
   // The vocabulary entry of an id ("##ing", "Ġthe", "▁the"); throws for an id outside the vocabulary.
   virtual std::string id_to_piece(int64_t id) const = 0;
 
@@ -37,6 +44,16 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& vocab_txt, bool low
 // GPT-2 byte-level BPE from the token → id JSON map and the merges file (first line "#version: ...").
 std::unique_ptr<Tokenizer> load_bpe(const std::string& encoder_json, const std::string& merges_txt);
 std::unique_ptr<Tokenizer> load_spm(const std::string& model_file);
+// A Hugging Face tokenizer.json with a BPE model (byte-level like GPT-2 and LLaMA-3, or byte-fallback like
+// LLaMA-2); ids as the `tokenizers` library's Tokenizer.encode(text, add_special_tokens=False). Reads
+// tokenizer_config.json beside it, when present, for the bos/eos/pad/unk/cls/sep/mask tokens. Throws an
+// hp::Error naming the field and its value for anything in the file that would change ids and is not
+// implemented (docs/formats.md lists what is).
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path);
+// What a tokenizer from load_hf_tokenizer_json makes of text before its BPE model runs: the added tokens
+// found in it (as matched) and the words of the pre-tokenizer (byte-level tokenizers: in GPT-2's byte
+// alphabet), in order. For checking a tokenizer.json's pipeline; throws for other tokenizers.
+std::vector<std::string> hf_pre_tokenize(const Tokenizer& tok, const std::string& text);
 
 // Trains a SentencePiece model (model_type "unigram" or "bpe") with the spm_train program (Debian package
 // sentencepiece) and writes <model_prefix>.model/.vocab; name the prefix "<dir>/spm" for load_tokenizer(dir)
