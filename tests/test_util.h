@@ -31,6 +31,7 @@ class SpecialsTokenizer : public hp::Tokenizer {
   std::vector<int64_t> encode(const std::string&) const override { return {}; }
   int64_t vocab_size() const override { return 40; }
   std::string kind() const override { return "test"; }
+  Pieces pieces() const override { return Pieces::WordPiece; }
   std::string id_to_piece(int64_t id) const override { return "t" + std::to_string(id); }
 };
 

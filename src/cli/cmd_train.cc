@@ -1,5 +1,6 @@
-// headprune train: masked-LM pre-training from plain text, classification/regression training
+// headprune train: masked-LM or causal-LM pre-training from plain text, classification/regression training
 // from TSV/JSONL, from scratch or from an existing model directory (--init), resumable.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -64,35 +65,44 @@ static void set_labels_from_data(ModelConfig& cfg, const std::string& train) {
 int cmd_train(const Args& args) {
   Options o("train",
             "Train a model. --task mlm pre-trains a BERT-style encoder with masked-LM on plain text\n"
-            "(15% of tokens, 80/10/10). --task classify|regress trains on TSV/JSONL, from scratch or\n"
+            "(15% of tokens, 80/10/10). --task lm trains a decoder (--arch llama) on plain text: one\n"
+            "document per line, each followed by the end-of-text token, packed into windows of\n"
+            "--max-len tokens. --task classify|regress trains on TSV/JSONL, from scratch or\n"
             "from --init DIR (e.g. a masked-LM model; its encoder and tokenizer are reused).\n"
             "A pruned --init model stays pruned: its pruning.json (which heads and neurons were\n"
             "removed) and config.json's pruned_heads carry over to --out.\n"
             "A checkpoint is written to --out after every epoch; --resume continues from it.");
-  o.add("task", "classify", "mlm | classify | regress")
-      .add("train", "", "training data (.txt for mlm, comma-separated files allowed; .tsv/.jsonl for classification)", true)
+  o.add("task", "classify", "mlm | lm | classify | regress")
+      .add("arch", "", "architecture from scratch (default: llama for --task lm, else bert)")
+      .add("train", "", "training data (.txt for mlm/lm, comma-separated files allowed; .tsv/.jsonl for classification)", true)
       .add("eval", "", "evaluation data, evaluated after every epoch")
       .add("out", "", "output model directory", true)
       .add("init", "", "start from this model directory (fine-tuning)")
       .add("tokenizer", "", "take the tokenizer files from this directory")
       .add("vocab-text", "", "extra text files (comma-separated) for training a new vocabulary")
       .add("vocab-size", "8000", "SentencePiece vocabulary size when training one")
-      .add("layers", "4", "encoder layers (from scratch)")
-      .add("heads", "8", "attention heads per layer (from scratch)")
+      .add("layers", "4", "layers (from scratch)")
+      .add("heads", "8", "attention (query) heads per layer (from scratch)")
+      .add("kv-heads", "0", "K/V heads per layer, dividing --heads (grouped-query attention; 0 = --heads)")
       .add("d-model", "256", "hidden size (from scratch)")
       .add("d-ff", "1024", "FFN width (from scratch)")
       .add("max-pos", "512", "maximum positions (from scratch)")
-      .add("dropout", "0.1", "dropout of hidden states and attention probabilities (from scratch)")
+      .add("rope-theta", "10000", "rotary base (from scratch, rotary architectures)")
+      .flag("untied", "separate output embedding (from scratch; default: tied to the input one)")
+      .add("dropout", "0.1", "dropout (from scratch): BERT hidden states and attention probabilities; llama attention probabilities")
       .add("epochs", "3", "training epochs")
       .add("batch", "32", "batch size")
       .add("lr", "5e-5", "peak learning rate (AdamW)")
+      .add("schedule", "linear", "learning-rate decay after warm-up: linear | cosine (both to 0)")
       .add("warmup", "0.06", "fraction of steps with linear warm-up")
       .add("weight-decay", "0.01", "AdamW weight decay (not on biases/LayerNorm)")
-      .add("max-len", "128", "maximum tokens per sequence (specials included)")
+      .add("clip", "1.0", "gradient-norm clipping (0 = none)")
+      .add("max-len", "128", "maximum tokens per sequence (specials included); lm: the context window")
       .add("max-steps", "0", "stop after this many steps (0 = run all epochs)")
       .add("seed", "42", "random seed (init, shuffling, masking)")
       .add("save-every", "1", "write a checkpoint every N epochs (always after the last)")
       .add("save-dtype", "fp32", "dtype of the saved weights: fp32 | bf16 (half the size)")
+      .flag("bf16", "CUDA: bf16 autocast for the forward and backward passes (weights and optimizer stay fp32); recorded in the log")
       .flag("resume", "continue from the checkpoint in --out");
   add_common(o);
   if (!o.parse(args)) return 0;
@@ -134,20 +144,38 @@ int cmd_train(const Args& args) {
       log_info(str("train: initialised ", reused, " of ", init.size(), " tensors from ", o.str("init")));
     }
   } else {
-    ModelConfig cfg;
-    cfg.arch = "bert";
-    cfg.task = task;
+    const std::string arch = o.given("arch") ? o.str("arch") : task_info(task).causal ? "llama" : "bert";
+    const auto& entry = architecture(arch);  // throws listing the known ones
+    HP_CHECK(std::find(entry.tasks.begin(), entry.tasks.end(), task) != entry.tasks.end(), "--arch ",
+             arch, " has no head for --task ", task);
+    ModelConfig cfg = entry.tiny(task);  // the architecture's own defaults, then the sizes asked for
+    cfg.arch_opts = nlohmann::json::object();
+    cfg.passthrough = nlohmann::json::object();
     cfg.n_layer = o.integer("layers");
     cfg.n_head_dense = o.integer("heads");
+    cfg.n_kv_dense = o.integer("kv-heads");
     cfg.d_model = o.integer("d-model");
     cfg.n_ff_dense = o.integer("d-ff");
     cfg.max_pos = o.integer("max-pos");
+    cfg.tie_embeddings = !o.on("untied");
     HP_CHECK(cfg.n_head_dense > 0 && cfg.d_model % cfg.n_head_dense == 0, "--d-model ", cfg.d_model,
              " must be a multiple of --heads ", cfg.n_head_dense);
+    HP_CHECK(cfg.n_kv_dense >= 0 && (cfg.n_kv_dense == 0 || cfg.n_head_dense % cfg.n_kv_dense == 0),
+             "--kv-heads ", cfg.n_kv_dense, " must divide --heads ", cfg.n_head_dense);
     cfg.d_head = cfg.d_model / cfg.n_head_dense;
     cfg.set_dense_layers();
-    cfg.passthrough["hidden_dropout_prob"] = o.number("dropout");
-    cfg.passthrough["attention_probs_dropout_prob"] = o.number("dropout");
+    const double dropout = o.number("dropout");
+    if (arch == "bert") {
+      HP_CHECK(cfg.n_kv_dense == 0 || cfg.n_kv_dense == cfg.n_head_dense, "--kv-heads: bert has no grouped-query attention");
+      HP_CHECK(!o.given("rope-theta"), "--rope-theta: bert has learned positions");
+      cfg.passthrough["hidden_dropout_prob"] = dropout;
+      cfg.passthrough["attention_probs_dropout_prob"] = dropout;
+    } else if (arch == "llama") {
+      cfg.arch_opts["rope_theta"] = o.number("rope-theta");
+      cfg.arch_opts["attention_dropout"] = dropout;
+    } else {
+      fail(str("train: training --arch ", arch, " from scratch is not wired up (use --init DIR)"));
+    }
     if (o.given("tokenizer")) {
       auto t = load_tokenizer(o.str("tokenizer"));
       for (const auto& e : fs::directory_iterator(o.str("tokenizer")))
@@ -181,6 +209,11 @@ int cmd_train(const Args& args) {
   t.warmup = o.number("warmup");
   t.weight_decay = o.number("weight-decay");
   t.max_len = o.integer("max-len");
+  t.schedule = o.str("schedule");
+  t.clip = o.number("clip");
+  t.bf16 = o.on("bf16");
+  HP_CHECK(t.schedule == "linear" || t.schedule == "cosine", "--schedule must be linear or cosine, got '", t.schedule, "'");
+  HP_CHECK(!t.bf16 || device.rfind("cuda", 0) == 0, "--bf16 is a CUDA setting (autocast); --device is ", device);
   t.max_steps = o.integer("max-steps");
   t.seed = o.integer("seed");
   t.resume = resume;

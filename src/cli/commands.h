@@ -12,6 +12,7 @@ int cmd_eval(const Args& args);
 int cmd_info(const Args& args);
 int cmd_demo(const Args& args);
 int cmd_forward(const Args& args);
+int cmd_generate(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_prune(const Args& args);
 int cmd_show(const Args& args);

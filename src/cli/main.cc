@@ -18,13 +18,14 @@ namespace hp {
 
 const std::vector<CommandEntry>& commands() {
   static const std::vector<CommandEntry> table = {
-      {"train", cmd_train, "train a model (masked-LM pre-training, classification/regression)"},
-      {"eval", cmd_eval, "evaluate a model on a data file (accuracy, F1, MCC, mlm perplexity)"},
+      {"train", cmd_train, "train a model (masked-LM or causal-LM pre-training, classification/regression)"},
+      {"eval", cmd_eval, "evaluate a model on a data file (accuracy, F1, MCC, mlm or next-token perplexity)"},
       {"info", cmd_info, "per-layer shapes, parameters and FLOPs of a model"},
       {"prune", cmd_prune, "prune heads/neurons to a FLOPs budget; writes the smaller model"},
       {"show", cmd_show, "per-layer table of which heads and neurons a pruned model kept"},
       {"report", cmd_report, "HTML report (head-survival heatmap, quality vs FLOPs/latency) of runs"},
       {"bench", cmd_bench, "end-to-end latency of a model, or of two compared alternately"},
+      {"generate", cmd_generate, "continue text with a decoder LM (greedy or sampled), using the KV cache"},
       {"forward", cmd_forward, "raw logits for given token ids (parity checks)"},
       {"demo", cmd_demo, "the main job on the reference models, end to end"},
   };

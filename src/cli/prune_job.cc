@@ -108,7 +108,8 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   if (!job.eval_path.empty()) {
     pruned->to(device);
     pruned->eval();
-    auto data = load_task_data(job.eval_path, res.config, *lm.tokenizer, max_len);
+    auto data = load_task_data(job.eval_path, res.config, *lm.tokenizer, max_len, 0, 0,
+                               default_eval_stride(max_len));
     auto r = evaluate(*pruned, data, *lm.tokenizer, nullptr, device, 64, 1234, job.progress);
     map["eval"] = r.to_json();
     map["eval"]["data"] = job.eval_path;

@@ -16,6 +16,9 @@ struct EncodedExample {
   std::vector<int64_t> type_ids;  // same length as ids, or empty (= all segment 0)
   int label = -1;
   float target = 0;
+  // Causal LM windows: the first index whose token this window scores (earlier ids are left
+  // context only, see data/lm.h); 0 or 1 = every token after the first.
+  int first_target = 0;
 };
 
 struct Batch {

@@ -44,10 +44,44 @@ struct Runner {
 #endif
 };
 
+// The timed work of opt.mode on input `in` ([batch, seq_len] ids).
+std::function<torch::Tensor()> make_pass(const std::shared_ptr<Model>& model, const ForwardInput& in,
+                                         const BenchOptions& opt) {
+  if (opt.mode == "forward") return [model, in] { return model->forward(in); };
+  const int64_t B = in.input_ids.size(0), T = in.input_ids.size(1);
+  auto last = torch::zeros({B, T}, in.input_ids.options().dtype(torch::kBool));
+  last.select(1, T - 1).fill_(true);
+  if (opt.mode == "prefill")
+    return [model, in, last] {
+      KvCache cache;
+      ForwardInput i = in;
+      i.cache = &cache;
+      return model->forward(i, nullptr, nullptr, last);
+    };
+  HP_CHECK(opt.mode == "decode", "bench: unknown mode '", opt.mode, "' (forward, prefill, decode)");
+  // The cache of a seq_len-token prompt, filled once; each pass decodes one token on a copy of it
+  // (tensors are shared, the forward appends to the copy only).
+  auto prefilled = std::make_shared<KvCache>();
+  {
+    ForwardInput i = in;
+    i.cache = prefilled.get();
+    (void)model->forward(i, nullptr, nullptr, last);
+  }
+  ForwardInput next;
+  next.input_ids = in.input_ids.narrow(1, T - 1, 1).contiguous();  // [B, 1]
+  return [model, next, prefilled] {
+    KvCache cache = *prefilled;
+    ForwardInput i = next;
+    i.cache = &cache;
+    return model->forward(i);
+  };
+}
+
 Runner make_runner(const std::shared_ptr<Model>& model, const ForwardInput& in, const BenchOptions& opt) {
   Runner r;
+  auto pass = make_pass(model, in, opt);
   if (!opt.cuda_graph) {
-    r.step = [model, in] { (void)model->forward(in); };
+    r.step = [pass] { (void)pass(); };
     return r;
   }
 #ifdef HP_WITH_CUDA
@@ -55,11 +89,11 @@ Runner make_runner(const std::shared_ptr<Model>& model, const ForwardInput& in, 
   auto stream = c10::cuda::getStreamFromPool(false, opt.device.index() < 0 ? 0 : opt.device.index());
   {
     c10::cuda::CUDAStreamGuard guard(stream);
-    for (int i = 0; i < 3; ++i) (void)model->forward(in);  // lazy init outside the capture
+    for (int i = 0; i < 3; ++i) (void)pass();  // lazy init outside the capture
     stream.synchronize();
     r.graph = std::make_shared<at::cuda::CUDAGraph>();
     r.graph->capture_begin();
-    r.out = model->forward(in);
+    r.out = pass();
     r.graph->capture_end();
   }
   auto g = r.graph;
@@ -79,8 +113,8 @@ std::vector<BenchResult> bench_models(const std::vector<std::shared_ptr<Model>>&
   torch::manual_seed(opt.seed);
   std::vector<ForwardInput> inputs;
   for (const auto& m : models) {
-    HP_CHECK(opt.seq_len <= m->config().max_pos, "bench: --seq-len ", opt.seq_len,
-             " exceeds the model's max positions ", m->config().max_pos);
+    HP_CHECK(opt.seq_len + (opt.mode == "decode" ? 1 : 0) <= m->config().max_pos, "bench: --seq-len ",
+             opt.seq_len, " exceeds the model's max positions ", m->config().max_pos);
     ForwardInput in;
     in.input_ids = torch::randint(5, m->config().vocab_size, {opt.batch, opt.seq_len},
                                   torch::kInt64).to(opt.device);

@@ -23,6 +23,11 @@ struct BenchOptions {
   // CUDA only: capture each model's forward once as a CUDA graph and time graph replays, which
   // removes the per-kernel launch overhead that dominates small models on a fast GPU.
   bool cuda_graph = false;
+  // What one timed pass is. "forward": the whole [batch, seq_len] forward with the task head at
+  // every position (encoders). Decoders: "prefill": a [batch, seq_len] prompt into an empty KV
+  // cache with the LM head at the last position only (what serving computes); "decode": one new
+  // token per sequence with a KV cache already holding seq_len positions (per-token latency).
+  std::string mode = "forward";
 };
 
 // True if this build can capture CUDA graphs (LibTorch built with CUDA).

@@ -68,6 +68,53 @@ static EvalResult evaluate_mlm(Model& model, const TaskData& data, const Tokeniz
   return r;
 }
 
+// Strided next-token perplexity (data/lm.h windows): exp of the mean NLL over every scored token,
+// the document separators included. The unigram baseline uses the token frequencies of the same
+// text (an oracle unigram model: a lower bound for any unigram model fitted elsewhere).
+static EvalResult evaluate_lm(Model& model, const TaskData& data, const Tokenizer& tok,
+                              const MaskSet* masks, torch::Device device, int batch_size, bool progress) {
+  std::unordered_map<int64_t, double> freq;
+  double total = 0;
+  std::vector<int> lengths;
+  for (const auto& it : data.items) {
+    for (size_t j = std::max<size_t>(1, it.first_target); j < it.ids.size(); ++j) freq[it.ids[j]] += 1, total += 1;
+    lengths.push_back(static_cast<int>(it.ids.size()));
+  }
+  double nll = 0, uni_nll = 0, correct = 0;
+  int64_t count = 0;
+  const int64_t n = data.items.size();
+  std::optional<Progress> bar;
+  if (progress) bar.emplace("eval", n);
+  for (int64_t s = 0; s < n; s += batch_size) {
+    std::vector<int> idx;
+    for (int64_t i = s; i < std::min(n, s + batch_size); ++i) idx.push_back(i);
+    Batch b = make_batch(data, idx, tok);
+    auto out = task_loss(model, b, tok, masks, 0, device);
+    auto logits = out.logits.to(torch::kFloat32);
+    nll += torch::cross_entropy_loss(logits, out.targets, {}, torch::Reduction::Sum).item<double>();
+    correct += logits.argmax(-1).eq(out.targets).sum().item<double>();
+    auto y = out.targets.cpu();
+    auto acc = y.accessor<int64_t, 1>();
+    for (int64_t k = 0; k < y.numel(); ++k) uni_nll -= std::log(freq.at(acc[k]) / total);
+    count += y.numel();
+    if (bar) bar->step(idx.size());
+  }
+  if (bar) bar->finish();
+  HP_CHECK(count > 0, data.path, ": no token to score (text shorter than 2 tokens?)");
+  EvalResult r;
+  r.task = data.task;
+  r.metric = "perplexity";
+  r.loss = nll / count;
+  r.value = std::exp(r.loss);
+  r.examples = n;
+  r.extra = {{"tokens", count},
+             {"context", data.context},
+             {"stride", data.stride},
+             {"unigram_perplexity", std::exp(uni_nll / count)},
+             {"next_token_accuracy", correct / count}};
+  return r;
+}
+
 EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok, const MaskSet* masks,
                     torch::Device device, int batch_size, uint64_t seed, bool progress) {
   torch::NoGradGuard ng;
@@ -77,6 +124,8 @@ EvalResult evaluate(Model& model, const TaskData& data, const Tokenizer& tok, co
   const TaskInfo& task = task_info(data.task);
   if (task.masked_inputs) {
     r = evaluate_mlm(model, data, tok, masks, device, batch_size, seed, progress);
+  } else if (task.causal) {
+    r = evaluate_lm(model, data, tok, masks, device, batch_size, progress);
   } else {
     std::vector<double> pred, gold;
     std::vector<int> ipred, igold;

@@ -134,6 +134,7 @@ class ByteBpe final : public Tokenizer {
 
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   std::string kind() const override { return "bpe"; }
+  Pieces pieces() const override { return Pieces::ByteLevel; }
   std::string id_to_piece(int64_t id) const override {
     auto it = pieces_.find(id);
     HP_CHECK(it != pieces_.end(), "BPE vocab ", path_, ": no token with id ", id);

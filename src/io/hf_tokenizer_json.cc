@@ -1589,6 +1589,11 @@ class HfTokenizer final : public Tokenizer {
 
   int64_t vocab_size() const override { return size_; }
   std::string kind() const override { return "hf-bpe"; }
+  Pieces pieces() const override {
+    for (const PreStep& st : pre_)
+      if (st.kind == PreStep::kByteLevel) return Pieces::ByteLevel;
+    return Pieces::Metaspace;
+  }
   std::string id_to_piece(int64_t id) const override {
     for (const AddedToken& t : added_)
       if (t.id == id) return t.content;

@@ -194,6 +194,7 @@ class SentencePiece final : public Tokenizer {
 
   int64_t vocab_size() const override { return static_cast<int64_t>(pieces_.size()); }
   std::string kind() const override { return "spm"; }
+  Pieces pieces() const override { return Pieces::Metaspace; }
   std::string id_to_piece(int64_t id) const override {
     HP_CHECK(id >= 0 && id < vocab_size(), "SentencePiece model ", path_, ": id ", id, " outside [0, ",
              vocab_size(), ")");

@@ -1,5 +1,7 @@
 #include "io/tokenizer.h"
 
+#include <unordered_map>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,49 @@ namespace fs = std::filesystem;
 namespace hp {
 
 Tokenizer::~Tokenizer() = default;
+
+std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  static const std::unordered_map<std::string, int> byte_of = [] {
+    std::unordered_map<std::string, int> m;
+    const auto& a = detail::byte_level_alphabet();
+    for (int b = 0; b < 256; ++b) m[a[b]] = b;
+    return m;
+  }();
+  const Pieces style = pieces();
+  std::string out;
+  for (int64_t id : ids) {
+    if (id == cls_id || id == sep_id || id == pad_id || id == mask_id || id == bos_id || id == eos_id) continue;
+    const std::string p = id_to_piece(id);
+    if (style == Pieces::ByteLevel) {
+      for (size_t i = 0; i < p.size();) {  // one UTF-8 character of the byte alphabet per byte
+        size_t len = 1;
+        const unsigned char c = p[i];
+        if (c >= 0xF0) len = 4;
+        else if (c >= 0xE0) len = 3;
+        else if (c >= 0xC0) len = 2;
+        const std::string ch = p.substr(i, len);
+        auto it = byte_of.find(ch);
+        if (it != byte_of.end()) out.push_back(static_cast<char>(it->second));
+        else out += ch;  // an added token spelt in plain text
+        i += len;
+      }
+    } else if (style == Pieces::Metaspace) {
+      if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p[5] == '>') {
+        out.push_back(static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+        continue;
+      }
+      for (size_t i = 0; i < p.size(); ++i) {
+        if (p.compare(i, 3, "\xE2\x96\x81") == 0) out.push_back(' '), i += 2;  // U+2581
+        else out.push_back(p[i]);
+      }
+    } else {
+      if (p.rfind("##", 0) == 0) out += p.substr(2);
+      else out += (out.empty() ? "" : " ") + p;
+    }
+  }
+  if (style == Pieces::Metaspace && !out.empty() && out[0] == ' ') out.erase(0, 1);
+  return out;
+}
 
 namespace detail {
 

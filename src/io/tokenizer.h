@@ -30,6 +30,14 @@ class Tokenizer {
   // The vocabulary entry of an id ("##ing", "Ġthe", "▁the"); throws for an id outside the vocabulary.
   virtual std::string id_to_piece(int64_t id) const = 0;
 
+  // How vocabulary entries spell text: GPT-2's byte alphabet ("Ġthe"), SentencePiece's "▁" for a
+  // space with <0xNN> byte pieces, or WordPiece's "##" continuations.
+  enum class Pieces { ByteLevel, Metaspace, WordPiece };
+  virtual Pieces pieces() const = 0;
+  // Text of ids (generation output): special ids (cls, sep, pad, mask, bos, eos) are skipped, the
+  // pieces are turned back into bytes; not guaranteed to re-encode to the same ids.
+  std::string decode(const std::vector<int64_t>& ids) const;
+
   // -1 where the vocabulary has no such token.
   int64_t cls_id = -1, sep_id = -1, pad_id = -1, mask_id = -1, unk_id = -1, bos_id = -1, eos_id = -1;
 };

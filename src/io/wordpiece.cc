@@ -83,6 +83,7 @@ class WordPiece final : public Tokenizer {
 
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   std::string kind() const override { return "wordpiece"; }
+  Pieces pieces() const override { return Pieces::WordPiece; }
   std::string id_to_piece(int64_t id) const override {
     HP_CHECK(id >= 0 && id < static_cast<int64_t>(pieces_.size()), "WordPiece vocab ", path_, ": id ", id,
              " outside [0, ", pieces_.size(), ")");

@@ -17,8 +17,8 @@ CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Devic
                                     : static_cast<int64_t>(data.items.size());
   const TaskInfo& task = task_info(data.task);
   const bool mlm = task.masked_inputs;
-  HP_CHECK(mlm || !task.token_level, "task '", data.task,
-           "' has no calibration support yet (sequence-level tasks and masked-LM)");
+  HP_CHECK(mlm || task.causal || !task.token_level, "task '", data.task,
+           "' has no calibration support yet (sequence-level tasks, masked-LM and causal LM)");
   MlmEvalSet masked;
   if (mlm) masked = make_mlm_eval_set(data, tok, seed);
   const int64_t pad = tok.pad_id >= 0 ? tok.pad_id : 0;
@@ -32,6 +32,10 @@ CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Devic
       b = collate_mlm(masked, idx, pad, &tg);  // tg: [B, T], -100 where not predicted
       cb.predict = tg.ne(-100).to(device);
       cb.targets = tg.index({tg.ne(-100)}).to(device);  // [N]
+    } else if (task.causal) {
+      b = make_batch(data, idx, tok);  // labels: [B, T] next-token targets, -100 where not scored
+      cb.predict = b.labels.ne(-100).to(device);
+      cb.targets = b.labels.index({b.labels.ne(-100)}).to(device);  // [N]
     } else {
       b = make_batch(data, idx, tok);
       cb.targets = b.labels.to(device);  // [B]
@@ -42,7 +46,7 @@ CalibSet make_calib_set(const TaskData& data, const Tokenizer& tok, torch::Devic
     cb.token_mask = b.attention_mask.to(torch::kBool).to(device);
     cb.n_seq = static_cast<int64_t>(idx.size());
     cb.n_tokens = b.attention_mask.sum().item<int64_t>();
-    cb.n_items = mlm ? cb.targets.numel() : cb.n_seq;
+    cb.n_items = task.token_level ? cb.targets.numel() : cb.n_seq;
     set.n_seq += cb.n_seq;
     set.n_tokens += cb.n_tokens;
     set.n_items += cb.n_items;
@@ -137,6 +141,7 @@ torch::Tensor head_read_mask(const std::string& task, const CalibBatch& batch) {
     m.select(1, 0).fill_(true);
     return m;
   }
+  if (task_info(task).causal) return batch.predict;  // every position with a scored next token
   return {};
 }
 

@@ -2,8 +2,8 @@
 // Michel): fixed calibration batches on the device, forward passes that start at any sublayer,
 // per-batch residual streams cached between sublayer-wise steps, teacher outputs and the losses
 // measured against them. The task decides what a "prediction" is (one row per example for
-// classification, one per masked token for masked-LM), so a decoder LM or an encoder-decoder
-// plugs in here (make_calib_set / head_read_mask) and every method follows without change.
+// classification, one per masked token for masked-LM, one per scored next token for a causal LM),
+// so an encoder-decoder plugs in here (make_calib_set / head_read_mask) and every method follows without change.
 #pragma once
 #include <torch/torch.h>
 
@@ -21,7 +21,7 @@ namespace hp {
 // One collated calibration batch, already on the compute device.
 struct CalibBatch {
   ForwardInput in;          // input ids (masked-LM: already corrupted, fixed seed), mask, types
-  torch::Tensor predict;    // [B, T] bool: token positions the head predicts (masked-LM), or undefined
+  torch::Tensor predict;    // [B, T] bool: token positions the head predicts (mlm, lm), or undefined
   torch::Tensor targets;    // classify: [B] int64; regress: [B] float; mlm: [N] int64
   torch::Tensor token_mask; // [B, T] bool, true on real tokens (padding removed with it)
   int64_t n_seq = 0, n_tokens = 0, n_items = 0;  // sequences, real tokens, predicted rows
@@ -82,7 +82,7 @@ torch::Tensor distill_loss(const std::string& task, const torch::Tensor& student
 // [B, T] bool: the positions whose final hidden state the task head reads, or undefined when it
 // may read any token (masked-LM reads the masked positions, which depend on the input but are
 // scattered; callers then fit every real token). Encoder classifiers read the first token ([CLS]);
-// a decoder classifier reading the last token would be added here.
+// a causal LM every position with a scored next token (CalibBatch::predict).
 torch::Tensor head_read_mask(const std::string& task, const CalibBatch& batch);
 
 // The residual streams of every calibration batch at one sublayer boundary, kept on the CPU so

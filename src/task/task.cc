@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/check.h"
+#include "data/lm.h"
 #include "data/mlm.h"
 #include "data/readers.h"
 
@@ -27,8 +28,37 @@ std::vector<int64_t> special_ids(const Tokenizer& tok) {
   return s;
 }
 
+std::vector<std::vector<int64_t>> encode_documents(const std::string& path, const Tokenizer& tok) {
+  std::vector<std::string> lines;
+  std::stringstream paths(path);
+  for (std::string p; std::getline(paths, p, ',');) {
+    if (p.empty()) continue;
+    auto ext = std::filesystem::path(p).extension().string();
+    if (ext == ".tsv" || ext == ".jsonl") {  // the text columns of labelled files
+      for (const auto& ex : read_classification(p).examples) {
+        lines.push_back(ex.text_a);
+        if (ex.has_b) lines.push_back(ex.text_b);
+      }
+    } else {
+      auto l = read_text_lines(p);
+      lines.insert(lines.end(), l.begin(), l.end());
+    }
+  }
+  std::vector<std::vector<int64_t>> docs;
+  docs.reserve(lines.size());
+  for (const auto& l : lines) docs.push_back(tok.encode(l));
+  return docs;
+}
+
+int64_t lm_separator(const Tokenizer& tok) {
+  if (tok.eos_id >= 0) return tok.eos_id;
+  if (tok.bos_id >= 0) return tok.bos_id;
+  fail(str("a causal LM needs a tokenizer with an end-of-text (eos) or begin-of-text (bos) token to "
+           "separate documents; this ", tok.kind(), " tokenizer has neither"));
+}
+
 TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const Tokenizer& tok,
-                        int max_len, int64_t limit_tokens, uint64_t seed) {
+                        int max_len, int64_t limit_tokens, uint64_t seed, int lm_stride) {
   TaskData out;
   out.task = cfg.task;
   out.path = path;
@@ -47,26 +77,7 @@ TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const T
   } else if (task.masked_inputs) {
     HP_CHECK(tok.mask_id >= 0 && tok.cls_id >= 0 && tok.sep_id >= 0,
              "masked-LM needs a tokenizer with [MASK], [CLS] and [SEP] ids");
-    // Comma-separated files; TSV/JSONL contribute their text columns (e.g. training reviews).
-    std::vector<std::string> lines;
-    std::stringstream paths(path);
-    for (std::string p; std::getline(paths, p, ',');) {
-      if (p.empty()) continue;
-      auto ext = std::filesystem::path(p).extension().string();
-      if (ext == ".tsv" || ext == ".jsonl") {
-        for (const auto& ex : read_classification(p).examples) {
-          lines.push_back(ex.text_a);
-          if (ex.has_b) lines.push_back(ex.text_b);
-        }
-      } else {
-        auto l = read_text_lines(p);
-        lines.insert(lines.end(), l.begin(), l.end());
-      }
-    }
-    std::vector<std::vector<int64_t>> docs;
-    docs.reserve(lines.size());
-    for (const auto& l : lines) docs.push_back(tok.encode(l));
-    for (auto& chunk : chunk_stream(docs, max_len - 2)) {
+    for (auto& chunk : chunk_stream(encode_documents(path, tok), max_len - 2)) {
       std::vector<int64_t> ids;
       ids.reserve(chunk.size() + 2);
       ids.push_back(tok.cls_id);
@@ -75,8 +86,15 @@ TaskData load_task_data(const std::string& path, const ModelConfig& cfg, const T
       std::vector<int64_t> types(ids.size(), 0);
       out.items.push_back({std::move(ids), std::move(types), -1, 0.f});
     }
+  } else if (task.causal) {
+    const int64_t sep = lm_separator(tok);
+    HP_CHECK(lm_stride >= 0 && lm_stride <= max_len, "stride ", lm_stride,
+             " must be in [1, context length ", max_len, "] (0 = the context length)");
+    out.context = max_len;
+    out.stride = lm_stride > 0 ? lm_stride : max_len;
+    out.items = lm_windows(join_documents(encode_documents(path, tok), sep), max_len, out.stride);
   } else {
-    fail(str("task '", cfg.task, "' has no data loader yet"));  // a causal LM's text loader goes here
+    fail(str("task '", cfg.task, "' has no data loader yet"));
   }
   HP_CHECK(!out.items.empty(), path, ": no examples");
   if (limit_tokens > 0) {
@@ -100,7 +118,10 @@ Batch make_batch(const TaskData& data, const std::vector<int>& idx, const Tokeni
   std::vector<const EncodedExample*> items;
   items.reserve(idx.size());
   for (int i : idx) items.push_back(&data.items.at(i));
-  return collate(items, tok.pad_id >= 0 ? tok.pad_id : 0, task_info(data.task).regression);
+  const TaskInfo& task = task_info(data.task);
+  Batch b = collate(items, tok.pad_id >= 0 ? tok.pad_id : 0, task.regression);
+  if (task.causal) b.labels = lm_targets(items);  // [B, T], -100 where not scored
+  return b;
 }
 
 MlmEvalSet make_mlm_eval_set(const TaskData& data, const Tokenizer& tok, uint64_t seed) {
@@ -161,6 +182,16 @@ LossOut task_loss(Model& model, const Batch& batch, const Tokenizer& tok, const 
     return out;
   }
   in.input_ids = batch.input_ids.to(device);
+  if (task.causal) {
+    auto labels = batch.labels.to(device);  // [B, T] next-token targets (make_batch)
+    auto pos = labels.ne(-100);
+    out.logits = model.forward(in, masks, probe, pos);  // [N, V]
+    out.targets = labels.index({pos});
+    out.count = out.targets.numel();
+    out.loss = out.count > 0 ? torch::cross_entropy_loss(out.logits.to(torch::kFloat32), out.targets)
+                             : out.logits.sum() * 0;
+    return out;
+  }
   out.logits = model.forward(in, masks, probe);
   out.targets = batch.labels.to(device);
   out.count = out.targets.size(0);

@@ -1,5 +1,8 @@
 #include "train/trainer.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -32,6 +35,40 @@ double warmup_linear_decay(int64_t step, int64_t warm, int64_t total) {
                      : std::max(0.0, double(total - step) / double(std::max<int64_t>(1, total - warm)));
 }
 
+double warmup_cosine_decay(int64_t step, int64_t warm, int64_t total) {
+  if (step < warm) return double(step + 1) / double(warm);
+  const double span = double(std::max<int64_t>(1, total - warm));
+  const double progress = std::min(1.0, double(step - warm + 1) / span);
+  return 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+// bf16 autocast on CUDA for one training step (LibTorch >= 2.4 has the per-device switches).
+class CudaBf16Autocast {
+ public:
+  explicit CudaBf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    fail("--bf16 needs LibTorch >= 2.4 (this build has " TORCH_VERSION ")");
+#endif
+  }
+  ~CudaBf16Autocast() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    if (on_) {
+      at::autocast::set_autocast_enabled(at::kCUDA, false);
+      at::autocast::clear_cache();
+    }
+#endif
+  }
+  CudaBf16Autocast(const CudaBf16Autocast&) = delete;
+  CudaBf16Autocast& operator=(const CudaBf16Autocast&) = delete;
+
+ private:
+  bool on_;
+};
+
 std::unique_ptr<torch::optim::AdamW> make_model_optimizer(Model& model, double lr, double weight_decay,
                                                           std::vector<torch::Tensor>* params) {
   std::vector<torch::Tensor> decay, plain;
@@ -54,6 +91,9 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
                            const TrainOptions& opt) {
   HP_CHECK(!opt.out_dir.empty(), "train: --out is required");
   HP_CHECK(opt.epochs > 0 && opt.batch > 0 && opt.lr > 0, "train: epochs, batch and lr must be > 0");
+  HP_CHECK(opt.schedule == "linear" || opt.schedule == "cosine", "train: schedule must be linear or cosine, got '",
+           opt.schedule, "'");
+  HP_CHECK(std::isfinite(opt.clip) && opt.clip >= 0, "train: clip must be >= 0, got ", opt.clip);
   torch::Device device(opt.device);
   const auto& cfg = model->config();
   torch::manual_seed(opt.seed);
@@ -61,7 +101,8 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
 
   TaskData train = load_task_data(opt.train_path, cfg, tok, opt.max_len);
   std::optional<TaskData> dev;
-  if (!opt.eval_path.empty()) dev = load_task_data(opt.eval_path, cfg, tok, opt.max_len);
+  if (!opt.eval_path.empty())
+    dev = load_task_data(opt.eval_path, cfg, tok, opt.max_len, 0, 0, default_eval_stride(opt.max_len));
   log_info(str("train: ", train.items.size(), " sequences from ", opt.train_path,
                ", mean length ", train.mean_len(), " tokens"));
 
@@ -75,7 +116,9 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
   if (opt.max_steps > 0) total_steps = std::min(total_steps, opt.max_steps);
   const int64_t warm = std::max<int64_t>(1, static_cast<int64_t>(opt.warmup * total_steps));
 
-  nlohmann::json log = {{"epochs", nlohmann::json::array()}};
+  nlohmann::json log = {{"epochs", nlohmann::json::array()},
+                        {"precision", opt.bf16 ? "bf16-autocast" : "fp32"},
+                        {"schedule", opt.schedule}};
   int start_epoch = 0;
   int64_t step = 0;
   const std::string state_path = opt.out_dir + "/trainer_state.json";
@@ -104,12 +147,17 @@ nlohmann::json train_model(const std::shared_ptr<Model>& model, const Tokenizer&
     int64_t n_loss = 0;
     for (const auto& idx : batches) {
       if (step >= total_steps) break;
-      double lr = opt.lr * warmup_linear_decay(step, warm, total_steps);
+      double lr = opt.lr * (opt.schedule == "cosine" ? warmup_cosine_decay(step, warm, total_steps)
+                                                     : warmup_linear_decay(step, warm, total_steps));
       set_lr(optim, lr);
       Batch b = make_batch(train, idx, tok);
-      auto out = task_loss(*model, b, tok, nullptr, opt.seed * 7919ULL + step, device);
       optim.zero_grad();
-      out.loss.backward();
+      LossOut out;
+      {
+        CudaBf16Autocast autocast(opt.bf16);
+        out = task_loss(*model, b, tok, nullptr, opt.seed * 7919ULL + step, device);
+        out.loss.backward();
+      }
       if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), opt.clip);
       optim.step();
       ++step;

@@ -1,5 +1,5 @@
 // Training loop shared by every task: AdamW with decoupled weight decay (none on biases and
-// LayerNorm), linear warm-up then linear decay, gradient clipping, evaluation and an atomic
+// LayerNorm), linear warm-up then linear or cosine decay, optional CUDA bf16 autocast, gradient clipping, evaluation and an atomic
 // checkpoint after every epoch, and resumption from the last complete epoch.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -21,7 +21,9 @@ struct TrainOptions {
   double lr = 5e-5;
   double warmup = 0.06;        // fraction of total steps
   double weight_decay = 0.01;
-  double clip = 1.0;
+  double clip = 1.0;           // gradient-norm clipping, 0 = none
+  std::string schedule = "linear";  // decay after warm-up: linear | cosine
+  bool bf16 = false;           // CUDA bf16 autocast (fp32 weights and optimizer state)
   int max_len = 128;
   uint64_t seed = 42;
   bool resume = false;
@@ -38,6 +40,8 @@ struct TrainOptions {
 // Learning-rate multiplier at `step` (0-based) of `total`: linear warm-up over the first `warm`
 // steps, then linear decay to 0 at the last step. Every training loop uses this schedule.
 double warmup_linear_decay(int64_t step, int64_t warm, int64_t total);
+// The same warm-up, then half a cosine from 1 to 0 at the last step.
+double warmup_cosine_decay(int64_t step, int64_t warm, int64_t total);
 
 // AdamW over the model's trainable parameters with decoupled weight decay `weight_decay`, except
 // LayerNorm weights and biases (no decay): the optimizer every training loop uses. `params`, if
