@@ -572,9 +572,10 @@ TEST(MethodCheckMichel, IterativeLoopReScores) {
 // =====================================================================================
 // 6. Budget fills.
 // Catches: fills that exceed the target, a per-family fill that lets one family borrow the other's
-// share, a GQA fill that never charges a K/V group (over budget), that charges the group amortized
-// per head (over budget when a group is only partly used) or once per head (too few heads kept),
-// and a keep_flops check with the wrong boundaries.
+// share, a GQA fill that never charges a K/V group (over budget), that charges the groups
+// amortized (over budget when groups are only partly used) or once per bundle (too few heads
+// kept), one that keeps unequal numbers of query heads per group, and a keep_flops check with the
+// wrong boundaries.
 // =====================================================================================
 TEST(MethodCheckBudget, FillsRespectExactCostsAndGqaGroups) {
   // keep_flops validation.
@@ -595,45 +596,54 @@ TEST(MethodCheckBudget, FillsRespectExactCostsAndGqaGroups) {
     return std::vector<torch::Tensor>{torch::tensor(h, torch::kDouble),
                                       torch::full({32}, neuron, torch::kDouble)};
   };
-  // (a) The two best heads are in different groups; the budget holds one head with its group and
-  // a bit less than a second one with its group: the second head must be skipped and neurons fill
-  // the rest exactly. Amortized or group-free accounting would take the second head (over budget).
+  // Query heads inside groups (group size 4) are selected in bundles of one head per group
+  // (prune/method.h): bundle r = the r-th best head of each group.
+  // (a) The best heads of the two groups form the first bundle (2u + 2g: both groups charged);
+  // the budget holds it and 1.5u more, so the second bundle (2u) must be skipped and neurons fill
+  // the rest exactly. Group-free accounting would take the second bundle (4u < 3.5u + 2g).
   {
     auto sc = scores({10, 0.1, 0.1, 0.1, 9, 0.1, 0.1, 0.1}, 0.5);
-    const double limit = (u + g) + u + g / 2;
-    ASSERT_LT(limit, 2 * (u + g));
+    const double limit = 2 * (u + g) + 1.5 * u;
+    ASSERT_LT(4 * u, limit);
     auto m = keep_best_under_budget(budget, sc, limit / total * (1 + 1e-12), /*per_flop=*/false);
     EXPECT_EQ(m[0][0].item<float>(), 1.f);
-    EXPECT_EQ(m[0][4].item<float>(), 0.f) << "second group's head taken although its group does not fit";
-    EXPECT_EQ(m.kept(specs, 0), 1);
+    EXPECT_EQ(m[0][4].item<float>(), 1.f);
+    EXPECT_EQ(m.kept(specs, 0), 2) << "second bundle taken although it does not fit";
     EXPECT_LE(budget.cost(m), limit * (1 + 1e-12));
-    EXPECT_EQ(m.kept(specs, 1), static_cast<int64_t>(std::floor((limit - u - g) / n + 1e-9)));
+    EXPECT_EQ(m.kept(specs, 1), static_cast<int64_t>(std::floor((limit - 2 * (u + g)) / n + 1e-9)));
     // Amortized accounting of the same mask would claim a different (lower) cost.
     const double amortized = m.kept(specs, 0) * budget.amortized_cost(0) + m.kept(specs, 1) * n;
     EXPECT_LT(amortized, budget.cost(m) - g / 2);
   }
-  // (b) Four heads of one group: the group is charged once, so all four fit in 4u + g exactly.
-  // Charging the group per head would keep two.
+  // (b) Later bundles share the groups the first one brought: all four fit in 8u + 2g exactly.
+  // Charging the groups per bundle would keep two; per head, fewer.
   {
     auto sc = scores({10, 9, 8, 7, 1, 1, 1, 1}, 0.5);
-    const double limit = 4 * u + g;
+    const double limit = 8 * u + 2 * g;
     auto m = keep_best_under_budget(budget, sc, limit / total * (1 + 1e-12), false);
-    EXPECT_EQ(m.kept(specs, 0), 4);
-    for (int h = 0; h < 4; ++h) EXPECT_EQ(m[0][h].item<float>(), 1.f) << h;
+    EXPECT_EQ(m.kept(specs, 0), 8);
     EXPECT_EQ(m.kept(specs, 1), 0);
     EXPECT_NEAR(budget.cost(m), limit, 1e-9 * limit);
+    // With room for three bundles only, each group keeps its three best heads.
+    auto m3 = keep_best_under_budget(budget, sc, (6 * u + 2 * g) / total * (1 + 1e-12), false);
+    EXPECT_TRUE(torch::equal(m3[0], torch::tensor({1.f, 1.f, 1.f, 0.f, 1.f, 1.f, 1.f, 0.f})));
   }
   // (c) Random scores, per-FLOP ranking and not, many budgets: never over the exact target.
   torch::manual_seed(8);
   for (int trial = 0; trial < 40; ++trial) {
     std::vector<torch::Tensor> sc = {torch::rand({8}, torch::kDouble), torch::rand({32}, torch::kDouble)};
     const double keep = 0.02 + 0.98 * (trial + 0.5) / 40;
+    auto equal_per_group = [](const MaskSet& m) {
+      return m[0].narrow(0, 0, 4).sum().item<float>() == m[0].narrow(0, 4, 4).sum().item<float>();
+    };
     for (bool per_flop : {true, false}) {
       auto m = keep_best_under_budget(budget, sc, keep, per_flop);
       EXPECT_LE(budget.cost(m), keep * total * (1 + 1e-12)) << "keep " << keep << " per_flop " << per_flop;
+      EXPECT_TRUE(equal_per_group(m)) << "keep " << keep << " per_flop " << per_flop;
     }
     // Per family: each family within its own share of its FLOPs.
     auto m = keep_best_per_family_under_budget(budget, sc, keep);
+    EXPECT_TRUE(equal_per_group(m)) << keep;
     const auto per = budget.per_sublayer();
     EXPECT_LE(budget.cost_of_sublayer(m, 0), keep * per[0] * (1 + 1e-12)) << keep;
     EXPECT_LE(budget.cost_of_sublayer(m, 1), keep * per[1] * (1 + 1e-12)) << keep;

@@ -25,6 +25,10 @@ int cmd_prune(const Args& args) {
             "--keep-flops R keeps a fraction R of the prunable (attention + FFN) FLOPs, counted at\n"
             "--seq-len (default: the calibration data's mean tokenized length). Kwon et al.'s\n"
             "--constraint c equals --keep-flops c; Kprune's --constraint c equals --keep-flops 1-c.\n"
+            "--uniform keeps the same number of heads (or K/V groups) in every layer and the same\n"
+            "FFN width in every layer, so a LLaMA result loads in plain transformers; --gqa query\n"
+            "prunes query heads inside K/V groups, the same number in every group (docs/methods.md,\n"
+            "\"Uniform and GQA units\").\n"
             "methods:" + method_list());
   o.add("method", "", "pruning method (see above)", true)
       .add("model", "", "model directory to prune", true)
@@ -42,6 +46,13 @@ int cmd_prune(const Args& args) {
       .add("empty-sublayer", "", "what a sublayer left with no units computes (post-LN models):\n"
            "residual = LayerNorm(x), as Kprune's reference; bias = LayerNorm(x + output bias), as HF\n"
            "BERT under an all-zero head mask (Kwon's reference); default: the model's own setting")
+      .flag("uniform", "every layer keeps the same number of attention units and of FFN neurons\n"
+            "(each family about --keep-flops of its own FLOPs, then the leftover one more unit in\n"
+            "every layer at a time); each method picks them by its own scores. The result has one\n"
+            "width per family (plain HF sizes for LLaMA). Not for depth or the gate-trained methods")
+      .add("gqa", "", "unit of grouped-query attention pruning: group = whole K/V groups with their\n"
+           "query heads; query = query heads, the same number kept in every K/V group of a layer\n"
+           "(all groups stay); default: the model's own (group). query needs a model with GQA")
       .add("param", "", "method options as key=value[,key=value...] (see docs/methods.md)")
       // Gate-trained methods (voita, pass, passconc, dsp, ste, l0-layerwise):
       .add("keep-heads", "", "gate methods: number of heads K to keep (exact for pass/passconc/dsp/ste)")
@@ -72,6 +83,12 @@ int cmd_prune(const Args& args) {
     const std::string es = o.str("empty-sublayer");
     HP_CHECK(es == "residual" || es == "bias", "--empty-sublayer must be residual or bias, got '", es, "'");
     job.empty_keeps_bias = es == "bias";
+  }
+  job.uniform = o.on("uniform");
+  if (o.given("gqa")) {
+    job.gqa_unit = o.str("gqa");
+    HP_CHECK(job.gqa_unit == "group" || job.gqa_unit == "query", "--gqa must be group or query, got '",
+             job.gqa_unit, "'");
   }
   const std::string sd = o.str("save-dtype");
   HP_CHECK(sd == "fp32" || sd == "bf16", "--save-dtype must be fp32 or bf16, got '", sd, "'");

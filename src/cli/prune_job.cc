@@ -8,7 +8,9 @@
 #include "model/cost.h"
 #include "io/checkpoint.h"
 #include "model/model_dir.h"
+#include "io/hf_config.h"
 #include "prune/method.h"
+#include "prune/settings.h"
 #include "report/pruning_map.h"
 #include "surgery/surgery.h"
 #include "task/task.h"
@@ -26,19 +28,18 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   HP_CHECK(!job.seq_len || *job.seq_len > 0, "--seq-len must be > 0");
   torch::Device device(job.device);
   Timer timer;
-  auto lm = load_model_dir(job.model_dir, device);
-  if (job.empty_keeps_bias && *job.empty_keeps_bias != lm.model->config().empty_keeps_bias) {
-    // Rebuild the model with the other definition of an emptied sublayer (same weights).
-    ModelConfig c = lm.model->config();
-    for (const auto& sp : lm.model->sublayers())
-      HP_CHECK(sp.units > 0, "--empty-sublayer: ", job.model_dir, " already has an emptied sublayer (",
-               sp.name(), "); its definition cannot change after pruning");
-    c.empty_keeps_bias = *job.empty_keeps_bias;
-    auto m = make_model(c);
-    m->to(device);
-    m->load_state(lm.model->state(), job.model_dir);
-    lm.model = m;
-  }
+  // Data-free methods need no tokenizer unless data is read (calibration or --eval).
+  const bool reads_text = !job.data.empty() || !job.eval_path.empty();
+  auto lm = load_model_dir(job.model_dir, device, reads_text);
+  nlohmann::json parent;
+  const bool has_parent = lm.aux_files.count("pruning.json");
+  if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));
+  // --gqa / --empty-sublayer: rebuild the model with the other description (same weights).
+  PruneSettings settings;
+  settings.gqa_unit = job.gqa_unit;
+  settings.empty_keeps_bias = job.empty_keeps_bias;
+  lm.model = apply_prune_settings(lm.model, settings, has_parent ? &parent : nullptr, job.model_dir,
+                                  device);
   const ModelConfig cfg = lm.model->config();
   const int max_len = job.max_len > 0 ? job.max_len : trained_max_len(cfg);
   std::optional<TaskData> calib;
@@ -60,6 +61,7 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   ctx.seed = job.seed;
   ctx.progress = job.progress;
   ctx.params = job.params;
+  ctx.uniform = job.uniform;
   lm.model->eval();
   // The contract: a method returns masks and weight updates and never writes into the model.
   // Tensor version counters move on every in-place write, so checking them costs no copy.
@@ -92,9 +94,8 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   rec.extra["source_model"] = job.model_dir;
   rec.extra["ffn_align"] = job.ffn_align;
   rec.extra["empty_sublayer"] = cfg.empty_keeps_bias ? "bias" : "residual";
-  nlohmann::json parent;
-  const bool has_parent = lm.aux_files.count("pruning.json");
-  if (has_parent) parent = nlohmann::json::parse(lm.aux_files.at("pruning.json"));
+  rec.extra["uniform"] = job.uniform;
+  rec.extra["gqa_unit"] = cfg.gqa_unit;  // what the attention units (and kept indices) are
   std::vector<int64_t> dense_units;
   {
     ModelConfig dense_cfg = cfg;
@@ -118,14 +119,17 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   files["pruning.json"] = map.dump(1);
   files["prune_args.json"] = job.args.dump(1);
   for (const auto& [name, content] : po.files) files[name] = content;
-  // HF can load the result as-is only with uniform FFN widths and no skipped attention.
-  bool hf_ok = map.contains("layers");  // HF's pruned_heads describes per-layer heads only
-  for (const auto& l : res.config.layers) hf_ok &= l.n_ff == cfg.n_ff_dense && l.n_head > 0;
+  // Whether plain transformers loads the result is the architecture's HF mapping's to say (LLaMA:
+  // the same widths in every layer; BERT: per-layer heads through pruned_heads, dense FFN).
+  const bool hf_ok = hf_loadable(res.config);
+  // A writer that records HF's pruned_heads gets the real original indices (the per-layer view of
+  // the map); otherwise it writes placeholders or none.
+  const bool real_heads = hf_ok && hf_writes_pruned_heads(res.config) && map.contains("layers");
   std::vector<std::vector<int>> pruned_heads;
-  if (hf_ok) pruned_heads = pruned_heads_from_map(map);
+  if (real_heads) pruned_heads = pruned_heads_from_map(map);
   TensorMap cpu;
   for (const auto& [k, v] : res.tensors) cpu[k] = v.to(torch::kCPU, job.save_dtype);
-  save_checkpoint(job.out_dir, res.config, cpu, files, hf_ok ? &pruned_heads : nullptr);
+  save_checkpoint(job.out_dir, res.config, cpu, files, real_heads ? &pruned_heads : nullptr);
 
   nlohmann::json j = {{"method", job.method},
                       {"kept_heads", map["kept_heads"]},
@@ -138,6 +142,8 @@ PruneJobResult run_prune_job(const PruneJob& job) {
                       {"seq_len", seq_len},
                       {"seconds", prune_seconds},
                       {"out", job.out_dir},
+                      {"uniform", job.uniform},
+                      {"gqa_unit", cfg.gqa_unit},
                       {"hf_loadable", hf_ok}};
   if (map.contains("eval")) j["eval"] = map["eval"];
   return {j, map};

@@ -24,6 +24,11 @@ struct PruneJob {
   // What an emptied sublayer computes: true = LayerNorm(x + b_out), false = LayerNorm(x);
   // unset = the model's own setting (ModelConfig::empty_keeps_bias).
   std::optional<bool> empty_keeps_bias;
+  // --uniform: the same number of units in every sublayer of a family (PruneContext::uniform).
+  bool uniform = false;
+  // --gqa: the unit of grouped-query attention pruning, "group" or "query" ("" = the model's own,
+  // ModelConfig::gqa_unit; prune/settings.h).
+  std::string gqa_unit;
   torch::Dtype save_dtype = torch::kFloat32;
   std::string device = "cpu";
   bool progress = true;

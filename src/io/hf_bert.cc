@@ -122,6 +122,14 @@ void bert_from_hf(HfReader& r, const HeadpruneBlock& hb, ModelConfig& cfg) {
   }
 }
 
+// transformers sizes BERT's attention per layer from pruned_heads, its FFN from intermediate_size
+// alone: loadable with any head counts > 0 and the dense FFN width in every layer.
+bool bert_hf_loadable(const ModelConfig& cfg) {
+  for (const auto& l : cfg.layers)
+    if (l.n_head == 0 || l.n_ff != cfg.n_ff_dense) return false;
+  return true;
+}
+
 void bert_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads, json& j) {
   const TaskInfo& task = task_info(cfg.task);
   HP_CHECK(!task.token_level || task.masked_inputs, "config_to_hf: task '", cfg.task,

@@ -79,6 +79,13 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   return cfg;
 }
 
+bool hf_loadable(const ModelConfig& cfg) {
+  const Architecture& arch = architecture(cfg.arch);
+  return arch.to_hf && arch.hf_loadable && arch.hf_loadable(cfg);
+}
+
+bool hf_writes_pruned_heads(const ModelConfig& cfg) { return architecture(cfg.arch).hf_pruned_heads; }
+
 json config_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads) {
   const Architecture& arch = architecture(cfg.arch);
   HP_CHECK(arch.to_hf, "config_to_hf: arch '", cfg.arch, "' has no Hugging Face config writer");

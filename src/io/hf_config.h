@@ -26,6 +26,15 @@ ModelConfig config_from_hf(const nlohmann::json& j, const std::string& where);
 nlohmann::json config_to_hf(const ModelConfig& cfg,
                             const std::vector<std::vector<int>>* pruned_heads = nullptr);
 
+// Whether plain transformers loads `cfg` as config_to_hf writes it: the architecture's HF mapping
+// can express every layer's sizes (LLaMA: the same widths in every layer, no emptied sublayer;
+// BERT: per-layer heads through pruned_heads with the dense FFN width; GPT-2 and OPT: all heads,
+// one FFN width). Otherwise the sizes live only in the headprune block, which headprune reads.
+bool hf_loadable(const ModelConfig& cfg);
+// Whether the architecture's writer records removed heads as HF's pruned_heads (BERT), so callers
+// pass their original indices to config_to_hf; other writers take none.
+bool hf_writes_pruned_heads(const ModelConfig& cfg);
+
 // The "pruned_heads" of an HF config as per-layer sorted original head indices (empty when absent),
 // so a caller re-saving a loaded checkpoint can keep the real indices.
 std::vector<std::vector<int>> pruned_heads_from_hf(const nlohmann::json& j, const ModelConfig& cfg,

@@ -78,12 +78,18 @@ void llama_from_hf(HfReader& r, const HeadpruneBlock& hb, ModelConfig& cfg) {
     cfg.set_dense_layers();
 }
 
+// Equal widths in every layer (no emptied sublayer) are written as the model's sizes, which
+// transformers loads; anything else lives in the headprune block only.
+bool llama_hf_loadable(const ModelConfig& cfg) {
+  const auto& l0 = cfg.layers.front();
+  return cfg.same_widths() && l0.n_head > 0 && l0.n_ff > 0;
+}
+
 void llama_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads, json& j) {
   HP_CHECK(cfg.task == "lm", "config_to_hf: llama has no head for task '", cfg.task, "'");
   HP_CHECK(!pruned_heads, "config_to_hf: llama configs have no pruned_heads");
-  // Equal widths in every layer: write them as the model's sizes, which transformers loads.
   const auto& l0 = cfg.layers.front();
-  const bool rewrite = cfg.same_widths() && l0.n_head > 0 && l0.n_ff > 0;
+  const bool rewrite = llama_hf_loadable(cfg);
   j["architectures"] = json::array({kCausalLm});
   j["model_type"] = "llama";
   j["vocab_size"] = cfg.vocab_size;

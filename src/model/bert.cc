@@ -252,6 +252,7 @@ torch::Tensor BertModel::head(const ForwardState& st) {
 void bert_from_hf(HfReader& r, const HeadpruneBlock& hb, ModelConfig& cfg);
 void bert_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads,
                 nlohmann::json& j);
+bool bert_hf_loadable(const ModelConfig& cfg);
 
 // The registry entry (model/registry.cc).
 Architecture bert_architecture() {
@@ -262,7 +263,9 @@ Architecture bert_architecture() {
           {"classify", "regress", "mlm"},
           {"bert"},
           bert_from_hf,
-          bert_to_hf};
+          bert_to_hf,
+          bert_hf_loadable,
+          /*hf_pruned_heads=*/true};
 }
 
 }  // namespace hp

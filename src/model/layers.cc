@@ -112,8 +112,8 @@ int64_t causal_context(const ForwardInput& in, torch::ScalarType dtype, ForwardS
   st.token_mask = in.attention_mask.defined()
                       ? in.attention_mask.narrow(1, past, T).to(torch::kBool)
                       : torch::ones({B, T}, ids.options().dtype(torch::kBool));
-  if (!in.attention_mask.defined() && past == 0) {
-    st.causal = T > 1;
+  if (!in.attention_mask.defined() && (past == 0 || T == 1)) {
+    st.causal = past == 0 && T > 1;  // one new token after a cache attends to every position
     return past;
   }
   auto opts = ids.options();
@@ -205,6 +205,15 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
   auto xf = x.to(torch::kFloat32);
   auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + eps);
   return w * y.to(x.scalar_type());
+}
+
+}  // namespace hp
+
+namespace hp {
+
+torch::Tensor layer_norm_last(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                              double eps) {
+  return torch::layer_norm(x, {x.size(-1)}, w, b, eps);
 }
 
 }  // namespace hp

@@ -72,3 +72,12 @@ torch::Tensor apply_rope(const torch::Tensor& x, const std::array<torch::Tensor,
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps);
 
 }  // namespace hp
+
+namespace hp {
+
+// LayerNorm over the last dimension, as nn.LayerNorm computes it (GPT-2, OPT). `w` and `b` may be
+// undefined (no elementwise affine).
+torch::Tensor layer_norm_last(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                              double eps);
+
+}  // namespace hp

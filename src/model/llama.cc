@@ -241,6 +241,7 @@ torch::Tensor LlamaModel::head(const ForwardState& st) {
 void llama_from_hf(HfReader& r, const HeadpruneBlock& hb, ModelConfig& cfg);
 void llama_to_hf(const ModelConfig& cfg, const std::vector<std::vector<int>>* pruned_heads,
                  nlohmann::json& j);
+bool llama_hf_loadable(const ModelConfig& cfg);
 
 // The registry entry (model/registry.cc).
 Architecture llama_architecture() {
@@ -251,7 +252,8 @@ Architecture llama_architecture() {
           {"lm"},
           {"llama"},
           llama_from_hf,
-          llama_to_hf};
+          llama_to_hf,
+          llama_hf_loadable};
 }
 
 }  // namespace hp

@@ -116,6 +116,11 @@ struct Architecture {
   std::function<void(const ModelConfig&, const std::vector<std::vector<int>>* pruned_heads,
                      nlohmann::json&)>
       to_hf;
+  // Whether plain transformers loads what to_hf writes for a config, i.e. whether the HF sizes can
+  // express every layer's widths (null = never; io/hf_config.h, hf_loadable), and whether to_hf
+  // records removed heads as HF's pruned_heads (then callers pass the original indices).
+  std::function<bool(const ModelConfig&)> hf_loadable;
+  bool hf_pruned_heads = false;
 };
 const std::vector<Architecture>& architectures();
 const Architecture& architecture(const std::string& name);  // throws listing the known ones

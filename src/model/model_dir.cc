@@ -20,11 +20,13 @@ LoadedModel load_model_dir(const std::string& dir, torch::Device device, bool ne
   // Training state belongs to the run that made the model, not to models derived from it.
   for (const char* f : {"optimizer.pt", "trainer_state.json"}) lm.aux_files.erase(f);
   bool has_tok = false;
-  for (const char* f : {"vocab.txt", "spm.model", "tokenizer.model", "encoder.json", "vocab.json"})
+  for (const char* f : {"tokenizer.json", "vocab.txt", "spm.model", "tokenizer.model", "encoder.json",
+                        "vocab.json"})
     has_tok |= std::filesystem::exists(std::filesystem::path(dir) / f);
   if (has_tok) lm.tokenizer = load_tokenizer(dir);
   HP_CHECK(lm.tokenizer || !need_tokenizer, dir,
-           ": no tokenizer files (vocab.txt, spm.model, encoder.json+vocab.bpe)");
+           ": no tokenizer files (tokenizer.json, vocab.txt, spm.model, tokenizer.model, "
+           "encoder.json+vocab.bpe)");
   return lm;
 }
 

@@ -1,5 +1,6 @@
 // Data-free baselines: random order and weight-magnitude importance, each filled into the shared
-// FLOPs budget. Neither needs to know the architecture: a unit's weights are the slices its
+// FLOPs budget (with --uniform: the same number of units in every sublayer of a family, the best
+// by the same scores). Neither needs to know the architecture: a unit's weights are the slices its
 // sublayer spec assigns to it.
 #include "prune/baselines.h"
 
@@ -15,7 +16,8 @@ PruneOutput prune_random(const PruneContext& ctx) {
   for (const auto& sp : specs) scores.push_back(at::rand({sp.units}, gen, torch::kDouble));
   // Random scores are not divided by cost: a random order of units, then the budget fill.
   PruneOutput out;
-  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false);
+  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false,
+                                     ctx.uniform);
   return out;
 }
 
@@ -52,7 +54,8 @@ PruneOutput prune_magnitude(const PruneContext& ctx) {
         if (is_attention(specs[i].kind) == (fam == 0)) scores[i] = scores[i] / (s / n);
   }
   PruneOutput out;
-  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false);
+  out.masks = keep_best_under_budget(Budget(specs, ctx.seq_len), scores, ctx.keep_flops, false,
+                                     ctx.uniform);
   return out;
 }
 

@@ -125,6 +125,9 @@ double calib_task_loss(Model& model, const CalibSet& calib, const MaskSet& masks
 }
 
 PruneOutput prune_depth(const PruneContext& ctx) {
+  HP_CHECK(!ctx.uniform, "depth: --uniform is not supported: depth pruning removes whole sublayers "
+           "(or layers) and keeps the others dense, so the layers cannot all keep the same widths; "
+           "use a unit method (e.g. flap, wanda-sp) with --uniform");
   HP_CHECK(ctx.calib && ctx.tok, "depth needs calibration data and a tokenizer");
   Params p(ctx.params, "depth");
   const std::string granularity = p.string("granularity", "sublayer");

@@ -8,6 +8,9 @@
 // (keep_best_under_budget, not per FLOP: the reference ranks by score and only counts the size).
 // The removed channels' mean contribution W_out[:, removed]·mean(x_removed) is added to the
 // output bias, so the sublayer's mean output over the calibration tokens is that of the dense one.
+// With --uniform (PruneContext::uniform) the structure is the paper's uniform one, UL-UM: every
+// layer keeps the same number of heads and of neurons (uniform_counts; each family about
+// keep_flops of its own FLOPs), the best of each sublayer by the same z-scores.
 //
 // Differences from the reference (CASIA-IVA-Lab/FLAP, lib/prune.py and lib/layerwrapper.py), all
 // deliberate:
@@ -145,13 +148,14 @@ PruneOutput prune_flap(const PruneContext& ctx) {
   if (bar) bar->finish();
 
   PruneOutput out;
-  out.masks = keep_best_under_budget(budget, sc.unit, ctx.keep_flops, /*per_flop=*/false);
+  out.masks = keep_best_under_budget(budget, sc.unit, ctx.keep_flops, /*per_flop=*/false,
+                                     ctx.uniform);
   int uncompensated = 0;
   if (bias) out.weights = flap_bias_compensation(ctx.model, out.masks, sc.mean, &uncompensated);
   out.info = {{"calib_samples", calib.n_seq},
               {"calib_tokens", calib.n_tokens},
               {"metric", metric},
-              {"structure", "AL-AM"},
+              {"structure", ctx.uniform ? "UL-UM" : "AL-AM"},
               {"bias_compensation", bias},
               {"compensated_sublayers", out.weights.size()},
               {"seconds", timer.seconds()}};

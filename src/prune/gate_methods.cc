@@ -20,6 +20,15 @@ namespace {
 using json = nlohmann::json;
 
 GateTrainOptions read_train_options(Params& p, const PruneContext& ctx, double gate_lr, const std::string& name) {
+  // Every gate method calls this first: structures the gates cannot produce fail before any work.
+  HP_CHECK(!ctx.uniform, name, ": --uniform is not supported: gate training keeps the --keep-heads "
+           "(or L0-selected) heads wherever the trained gates put them, so layers cannot be made to "
+           "keep equal counts; use a FLOPs-budget method (e.g. kprune, flap) with --uniform");
+  for (const auto& sp : ctx.model.sublayers())
+    HP_CHECK(selection_step(sp) == 1, name, ": --gqa query is not supported: the gates select "
+             "single query heads, which cannot keep the same number in every K/V group of ",
+             sp.name(), " (grouped-query attention requires it); use --gqa group (gates on whole "
+             "K/V groups)");
   GateTrainOptions o;
   // reference_training=1: the PASS / DSP reference trainers' choices as defaults: no warm-up, no
   // weight decay, linearly decayed gate learning rate, one gradient clip over model and gates.

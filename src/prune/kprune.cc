@@ -11,6 +11,8 @@
 //    student equals the dense model and the fit would return the same weights up to rounding;
 //  - the masked-LM predictive term uses the rows the task predicts (masked tokens) as the KL's
 //    batch, and divides by sequences as the reference does for GLUE/SQuAD.
+// --uniform (not in the reference): the search is replaced by uniform_counts fixed up front; at
+// sublayer s the best counts[s] units by the same scores are kept, and the tuning is unchanged.
 #include "prune/kprune.h"
 
 #include <algorithm>
@@ -37,9 +39,10 @@ torch::Tensor kprune_search_step(const Budget& budget, int s, const std::vector<
   struct U {
     double score, cost;
     bool current;
-    int idx;
+    int idx;  // unit, or bundle rank in a sublayer of query heads inside groups
   };
   std::vector<U> pool;
+  GroupBundles current;  // sublayer s's bundles when its units are query heads inside groups
   for (int t = s; t < static_cast<int>(specs.size()); ++t) {
     const int64_t n = specs[t].units;
     if (n == 0) continue;
@@ -48,6 +51,17 @@ torch::Tensor kprune_search_step(const Budget& budget, int s, const std::vector<
              sc.numel(), " scores");
     HP_CHECK(torch::isfinite(sc).all().item<bool>(), "kprune search: non-finite scores in "
              "sublayer ", t);
+    if (selection_step(specs[t]) > 1) {
+      // Bundles (one query head per group) at their exact marginal cost: the first one brings
+      // every group's K/V projections; they enter the pool in rank order.
+      auto b = group_bundles(specs[t], sc);
+      const double G = static_cast<double>(specs[t].groups);
+      for (size_t r = 0; r < b.mean.size(); ++r)
+        pool.push_back({b.mean[r], G * budget.unit_cost(t) + (r == 0 ? G * budget.group_cost(t) : 0.0),
+                        t == s, static_cast<int>(r)});
+      if (t == s) current = std::move(b);
+      continue;
+    }
     const double cost = budget.amortized_cost(t);
     for (int64_t j = 0; j < n; ++j)
       pool.push_back({sc.data_ptr<double>()[j], cost, t == s, static_cast<int>(j)});
@@ -66,8 +80,12 @@ torch::Tensor kprune_search_step(const Budget& budget, int s, const std::vector<
     }
   }
   auto keep = torch::zeros({specs.at(s).units}, torch::kFloat32);
-  for (size_t i = 0; i < keep_top; ++i)
-    if (pool[i].current) keep[pool[i].idx] = 1;
+  for (size_t i = 0; i < keep_top; ++i) {
+    if (!pool[i].current) continue;
+    if (current.members.empty()) keep[pool[i].idx] = 1;
+    else
+      for (int64_t u : current.members[pool[i].idx]) keep[u] = 1;
+  }
   return keep;
 }
 
@@ -132,6 +150,9 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
   const auto& specs = ctx.model.sublayers();
   const Budget budget(specs, ctx.seq_len);
   const double limit = budget.target(ctx.keep_flops);
+  // --uniform: the counts are fixed up front; each sublayer keeps its best by the same scores.
+  const std::vector<int64_t> counts =
+      ctx.uniform ? uniform_counts(budget, ctx.keep_flops) : std::vector<int64_t>();
 
   // The student is a deep copy: its weights change step by step while ctx.model stays the dense
   // reference (and untouched).
@@ -164,7 +185,8 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
         const double w = is_attention(specs[t].kind) ? mu : 1.0;
         scores[t] = w * (lam_rep * k.rep[t] + lam_pred * k.pred[t]) / c;
       }
-      auto keep = kprune_search_step(budget, s, scores, limit - used);  // [n] 0/1
+      auto keep = ctx.uniform ? keep_top_k(sp, scores[s], counts[s])
+                              : kprune_search_step(budget, s, scores, limit - used);  // [n] 0/1
       const int64_t kept = keep.sum().item<int64_t>();
       masks.sub[s] = keep;
       used += budget.cost_of_sublayer(masks, s);

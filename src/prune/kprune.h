@@ -23,7 +23,9 @@ PruneOutput prune_kprune(const PruneContext& ctx);
 // Mask search at sublayer s: pools the scores of sublayer s and all higher sublayers, finds the
 // smallest threshold τ (-inf included) such that the pooled units with score > τ cost at most
 // `remaining` FLOPs (each unit at Budget::amortized_cost), and returns sublayer s's keep mask
-// (score > τ) as a float 0/1 tensor. Scores: one tensor per sublayer.
+// (score > τ) as a float 0/1 tensor. Scores: one tensor per sublayer. Query heads inside K/V
+// groups (selection_step > 1) enter the pool as bundles (method.h, group_bundles) at their exact
+// marginal cost, so sublayer s keeps the same number of heads in every group.
 torch::Tensor kprune_search_step(const Budget& budget, int s, const std::vector<torch::Tensor>& scores,
                                  double remaining);
 

@@ -8,6 +8,10 @@
 //    0.5-2.7 points lower perplexity (results/reference_fidelity.jsonl, docs/methods.md).
 //  - the damped least squares is solved exactly (lstsq on [A; damp·I]) instead of by LSMR
 //    iterations, also for a single unknown (the reference divides undamped there).
+// --uniform (not in the reference): the search is replaced by uniform_counts, each sublayer keeping
+// its units of largest Fisher importance; rearrangement and tuning are unchanged (both keep the
+// per-sublayer counts). Query heads inside K/V groups are searched as bundles and rearranged within
+// their group, so every group keeps the same number.
 #include "prune/kwon.h"
 
 #include <algorithm>
@@ -26,22 +30,39 @@ namespace {
 
 struct RankedUnit {
   double score, cost;
-  int s, idx;
+  int s, idx;       // unit, or bundle rank in a sublayer of query heads inside groups
+  double total;     // importance it keeps (its score, or the bundle's sum)
+  int64_t n = 1;    // units it holds
 };
 
 // Units of one family (attention or FFN) sorted by importance, descending (stable: lower
-// sublayer/index first on ties).
-std::vector<RankedUnit> rank_units(const Budget& budget, const UnitScores& imp, bool attention) {
+// sublayer/index first on ties). Query heads inside K/V groups come as bundles (method.h): ranked
+// by their mean importance, at their exact marginal cost (the first one brings every group's K/V
+// projections), their members in (*bundles)[s].
+std::vector<RankedUnit> rank_units(const Budget& budget, const UnitScores& imp, bool attention,
+                                   std::vector<GroupBundles>* bundles) {
   const auto& specs = budget.sublayers();
+  bundles->resize(specs.size());
   std::vector<RankedUnit> u;
   for (size_t s = 0; s < specs.size(); ++s) {
     if (is_attention(specs[s].kind) != attention || specs[s].units == 0) continue;
     auto t = imp[s].to(torch::kCPU, torch::kDouble).contiguous();
     HP_CHECK(t.numel() == specs[s].units, "kwon: sublayer ", s, " has ", specs[s].units,
              " units but ", t.numel(), " scores");
+    if (selection_step(specs[s]) > 1) {
+      auto& b = (*bundles)[s] = group_bundles(specs[s], t);
+      const double G = static_cast<double>(specs[s].groups);
+      const double cu = budget.unit_cost(static_cast<int>(s)), cg = budget.group_cost(static_cast<int>(s));
+      for (size_t r = 0; r < b.mean.size(); ++r)
+        u.push_back({b.mean[r], G * cu + (r == 0 ? G * cg : 0.0), static_cast<int>(s),
+                     static_cast<int>(r), b.sum[r], specs[s].groups});
+      continue;
+    }
     const double c = budget.amortized_cost(static_cast<int>(s));
-    for (int64_t j = 0; j < t.numel(); ++j)
-      u.push_back({t.data_ptr<double>()[j], c, static_cast<int>(s), static_cast<int>(j)});
+    for (int64_t j = 0; j < t.numel(); ++j) {
+      const double v = t.data_ptr<double>()[j];
+      u.push_back({v, c, static_cast<int>(s), static_cast<int>(j), v});
+    }
   }
   std::stable_sort(u.begin(), u.end(),
                    [](const RankedUnit& a, const RankedUnit& b) { return a.score > b.score; });
@@ -60,14 +81,16 @@ MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double k
   HP_CHECK(importance.size() == specs.size(), "kwon: importance has ", importance.size(),
            " sublayers, model ", specs.size());
   const double limit = budget.target(keep_flops);
-  auto heads = rank_units(budget, importance, true), neurons = rank_units(budget, importance, false);
+  std::vector<GroupBundles> bundles, no_bundles;
+  auto heads = rank_units(budget, importance, true, &bundles);
+  auto neurons = rank_units(budget, importance, false, &no_bundles);
   // Prefix sums of importance and cost.
   std::vector<double> ph(heads.size() + 1, 0), pn(neurons.size() + 1, 0);
   std::vector<double> ch(heads.size() + 1, 0), cn(neurons.size() + 1, 0);
   for (size_t i = 0; i < heads.size(); ++i)
-    ph[i + 1] = ph[i] + heads[i].score, ch[i + 1] = ch[i] + heads[i].cost;
+    ph[i + 1] = ph[i] + heads[i].total, ch[i + 1] = ch[i] + heads[i].cost;
   for (size_t i = 0; i < neurons.size(); ++i)
-    pn[i + 1] = pn[i] + neurons[i].score, cn[i + 1] = cn[i] + neurons[i].cost;
+    pn[i + 1] = pn[i] + neurons[i].total, cn[i + 1] = cn[i] + neurons[i].cost;
   int64_t best_h = -1, best_n = 0;
   double best = -1;
   for (int64_t h = 0; h <= static_cast<int64_t>(heads.size()); ++h) {
@@ -80,10 +103,17 @@ MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double k
   }
   HP_CHECK(best_h >= 0, "kwon: no head count fits the budget (keep_flops ", keep_flops, ")");
   MaskSet m = MaskSet::zeros(specs);
-  for (int64_t i = 0; i < best_h; ++i) m.sub[heads[i].s][heads[i].idx] = 1;
+  int64_t kept_heads = 0;
+  for (int64_t i = 0; i < best_h; ++i) {
+    const auto& h = heads[i];
+    kept_heads += h.n;
+    if (bundles[h.s].members.empty()) m.sub[h.s][h.idx] = 1;
+    else
+      for (int64_t u : bundles[h.s].members[h.idx]) m.sub[h.s][u] = 1;
+  }
   for (int64_t i = 0; i < best_n; ++i) m.sub[neurons[i].s][neurons[i].idx] = 1;
   if (info) {
-    (*info)["heads"] = best_h;
+    (*info)["heads"] = kept_heads;
     (*info)["neurons"] = best_n;
     const double all = ph.back() + pn.back();
     (*info)["importance_kept"] = all > 0 ? best / all : 1.0;
@@ -262,8 +292,18 @@ PruneOutput prune_kwon(const PruneContext& ctx) {
   UnitScores fisher = sum_squares(grads);
   const double t_fisher = timer.seconds();
 
+  // --uniform: the counts are fixed up front, each sublayer keeps its most important units.
+  auto select = [&](double keep, nlohmann::json* sinfo) {
+    if (!ctx.uniform) return kwon_search(budget, fisher, keep, sinfo);
+    const auto counts = uniform_counts(budget, keep);
+    MaskSet m = keep_top_k_per_sublayer(budget, fisher, counts);
+    if (sinfo)
+      *sinfo = {{"uniform_counts", counts}, {"heads", m.kept_heads(specs)},
+                {"neurons", m.kept_neurons(specs)}};
+    return m;
+  };
   nlohmann::json search_info;
-  MaskSet masks = kwon_search(budget, fisher, ctx.keep_flops, &search_info);
+  MaskSet masks = select(ctx.keep_flops, &search_info);
   info["search"] = search_info;
 
   int64_t moved = 0;
@@ -273,7 +313,18 @@ PruneOutput prune_kwon(const PruneContext& ctx) {
       if (m.numel() == 0) continue;
       std::vector<torch::Tensor> gb;
       for (const auto& g : grads) gb.push_back(g[s]);
-      auto r = kwon_rearrange(m, torch::stack(gb));  // [n]
+      const auto gm = torch::stack(gb);  // [n_batches, n]
+      torch::Tensor r;                   // [n]
+      if (selection_step(specs[s]) > 1) {
+        // Query heads inside groups: rearranged within each group, which keeps its count.
+        const int64_t gs = specs[s].group_size();
+        std::vector<torch::Tensor> parts;
+        for (int64_t g = 0; g < specs[s].groups; ++g)
+          parts.push_back(kwon_rearrange(m.narrow(0, g * gs, gs), gm.narrow(1, g * gs, gs)));
+        r = torch::cat(parts);
+      } else {
+        r = kwon_rearrange(m, gm);
+      }
       moved += r.ne(m).sum().item<int64_t>() / 2;
       m = r;
     }
@@ -285,7 +336,7 @@ PruneOutput prune_kwon(const PruneContext& ctx) {
                           masks.kept_neurons(specs) < MaskSet::dense(specs).kept_neurons(specs);
   if (tune && pruned_any) {
     std::optional<MaskSet> teacher;
-    if (teacher_kind == "sqrt") teacher = kwon_search(budget, fisher, std::sqrt(ctx.keep_flops));
+    if (teacher_kind == "sqrt") teacher = select(std::sqrt(ctx.keep_flops), nullptr);
     nlohmann::json tinfo;
     masks = kwon_tune_masks(model, calib, teacher ? &*teacher : nullptr, masks, topt, &tinfo,
                             ctx.progress);

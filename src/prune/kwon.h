@@ -19,7 +19,8 @@ PruneOutput prune_kwon(const PruneContext& ctx);
 // Budget search: for every total head count h, the top-h attention units by importance plus as
 // many top FFN neurons as the remaining FLOPs allow; keeps the h with the largest total importance
 // (ties: more heads). FLOPs from Budget (Kwon's MACs ×2, same ratios; a GQA head at its amortized
-// cost). Binary float masks on CPU, one per sublayer.
+// cost). Binary float masks on CPU, one per sublayer. Query heads inside K/V groups
+// (selection_step > 1) are searched as bundles (method.h), so every group keeps the same number.
 MaskSet kwon_search(const Budget& budget, const UnitScores& importance, double keep_flops,
                     nlohmann::json* info = nullptr);
 

@@ -11,6 +11,8 @@
 //    left, perplexity 587-593 vs 17 for kprune), with or without the per-layer L2 normalisation:
 //    a first-order |dL/dmask| badly underestimates what removing a whole head costs;
 //  - no per-layer L2 normalisation by default (params normalize=1 restores bertology's).
+// --uniform: every round keeps uniform_counts(budget, target) units in each sublayer of a family,
+// the best by the current importance.
 // Measured on en-mlm, keep-flops 0.5, 8K calibration tokens (test perplexity; dense 14.99, random
 // 29.95, kwon 19.95 at 100K tokens): iterative 10% steps 25.8 (normalised 32.3); one shot
 // (params step=1) 21.3 (normalised 23.6).
@@ -53,7 +55,9 @@ PruneOutput prune_michel(const PruneContext& ctx) {
       t = t.masked_fill(masks.sub[s].to(t.device()).eq(0), -1e30);
     }
     const double target = std::max(ctx.keep_flops, budget.cost(masks) / dense - step);
-    masks = keep_best_per_family_under_budget(budget, imp, target).times(masks);
+    // Removed units score -1e30 and are masked out again, so none comes back (per K/V group
+    // and under --uniform too, whose equal counts the product keeps).
+    masks = keep_best_per_family_under_budget(budget, imp, target, ctx.uniform).times(masks);
   }
   PruneOutput out;
   out.masks = masks;

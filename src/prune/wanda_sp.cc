@@ -5,6 +5,9 @@
 // FLOPs (the reference's uniform ratio, here in FLOPs, K/V groups charged once). By default the
 // statistics are sequential, as in the reference: the sublayers are decided bottom-up and each one
 // is measured on the residual stream of the model pruned so far (cached per batch, StreamCache).
+// --uniform fixes the counts up front (uniform_counts: the same number of units in every sublayer
+// of a family, the budget's leftover given out level by level) and keeps the best of each
+// sublayer by the same scores.
 //
 // Option inputs=1 adds the unit's input-projection rows (query rows and their share of the K/V
 // rows of their group, FFN up/gate rows): Σ_rows mean_j |W_in[row, j]|·‖x_j‖₂ over the stream the
@@ -108,8 +111,12 @@ PruneOutput prune_wanda_sp(const PruneContext& ctx) {
   const auto dtype = model_dtype(model);
   torch::NoGradGuard ng;
 
-  // Keeps the best units of sublayer s worth keep_flops of its own FLOPs.
+  // Keeps the best units of sublayer s worth keep_flops of its own FLOPs (--uniform: the
+  // uniform_counts of the whole model, the same number in every sublayer of a family).
+  const std::vector<int64_t> counts =
+      ctx.uniform ? uniform_counts(budget, ctx.keep_flops) : std::vector<int64_t>();
   auto decide = [&](int s, const torch::Tensor& score) {
+    if (ctx.uniform) return keep_top_k(specs[s], score, counts[s]);
     SublayerSpec one = specs[s];
     one.index = 0;
     const Budget b({one}, ctx.seq_len);
@@ -157,7 +164,7 @@ PruneOutput prune_wanda_sp(const PruneContext& ctx) {
               {"calib_tokens", calib.n_tokens},
               {"sequential", sequential},
               {"inputs", inputs},
-              {"ranking", "uniform"},
+              {"ranking", ctx.uniform ? "uniform_counts" : "uniform"},
               {"seconds", timer.seconds()}};
   return out;
 }
