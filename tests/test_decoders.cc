@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "model/model_dir.h"
 #include "surgery/surgery.h"
+#include "test_util.h"
 
 using namespace hp;
 using json = nlohmann::json;
@@ -34,18 +35,7 @@ std::vector<std::string> lm_archs() {
 // Random weights with a spread that makes every head and neuron matter (the HF-style init is so
 // small that the logits barely depend on the inputs); norm gains around 1. Eval mode.
 std::shared_ptr<Model> random_model(const ModelConfig& cfg, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto m = make_model(cfg);
-  torch::NoGradGuard ng;
-  for (auto& p : m->named_parameters()) {
-    auto& t = p.value();
-    t.normal_(0, 0.25);
-    const std::string& k = p.key();
-    const bool norm_gain = t.dim() == 1 && k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
-    if (norm_gain) t.add_(1.0);
-  }
-  m->eval();
-  return m;
+  return hp_test::spread_model(cfg, seed);
 }
 
 // About half the units of every sublayer removed, kept ones scaled by values in [0.5, 1.5), the

@@ -46,32 +46,9 @@ ModelConfig gqa_llama(const std::string& unit = "group") {
 
 // Weights spread so that every unit matters; norm gains around 1; biases non-zero. Eval mode.
 std::shared_ptr<Model> random_model(const ModelConfig& cfg, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto m = make_model(cfg);
-  torch::NoGradGuard ng;
-  for (auto& p : m->named_parameters()) {
-    auto& t = p.value();
-    t.normal_(0, 0.25);
-    const std::string& k = p.key();
-    if (k.find("norm") != std::string::npos) t.add_(1.0);
-  }
-  m->eval();
-  return m;
+  return hp_test::spread_model(cfg, seed);
 }
-
-// A causal-LM calibration set: windows of 16 over a pseudo-random stream of ids 5..39.
-TaskData lm_data(int n_tokens, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> stream;
-  for (int i = 0; i < n_tokens; ++i) stream.push_back(5 + static_cast<int64_t>(rng() % 35));
-  TaskData d;
-  d.task = "lm";
-  d.path = "stream";
-  d.context = 16;
-  d.stride = 16;
-  d.items = lm_windows(stream, 16, 16);
-  return d;
-}
+TaskData lm_data(int n_tokens, uint64_t seed) { return hp_test::lm_stream_data(n_tokens, seed); }
 
 ForwardInput batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
   torch::manual_seed(seed);
@@ -501,6 +478,71 @@ TEST(Uniform, GqaSettingsRebuildOrFailClearly) {
   e = error_of([&] { apply_prune_settings(model, st, &old_map, "p", torch::kCPU); });
   EXPECT_TRUE(mentions(e, "p was pruned with --gqa group")) << e;
   EXPECT_NE(apply_prune_settings(model, st, &by_query, "p", torch::kCPU), model);
+}
+
+// Output biases for FLAP's compensation (PruneSettings::output_biases): a LLaMA (and an OPT with
+// enable_bias false) without them is rebuilt with zero biases and the same logits, as a config HF
+// expresses (attention_bias / mlp_bias; enable_bias); flap then compensates into them and the
+// pruned result restores each sublayer's mean output better than without compensation; a model
+// that has its biases is returned as is.
+// Catches: added biases that are not zero (logits change), biases added on only some sublayers,
+// a rebuild that loses weights, and flap through the job silently skipping the compensation.
+TEST(Uniform, OutputBiasesAddedForFlap) {
+  ModelConfig cfg = gqa_llama();
+  cfg.arch_opts["attention_bias"] = false;
+  cfg.arch_opts["mlp_bias"] = false;
+  auto model = random_model(cfg, 51);
+  ASSERT_TRUE(lacks_output_bias(*model));
+  PruneSettings st;
+  st.output_biases = true;
+  st.output_biases_for = "flap";
+  auto b = apply_prune_settings(model, st, nullptr, "m", torch::kCPU);
+  ASSERT_NE(b, model);
+  EXPECT_FALSE(lacks_output_bias(*b));
+  EXPECT_TRUE(lacks_output_bias(*model));  // the original is untouched
+  EXPECT_TRUE(b->config().arch_opts.value("attention_bias", false));
+  EXPECT_TRUE(b->config().arch_opts.value("mlp_bias", false));
+  for (const auto& sp : b->sublayers()) EXPECT_TRUE(b->param(sp.out_bias).eq(0).all().item<bool>());
+  const auto in = batch(2, 9, 40, 52);
+  {
+    torch::NoGradGuard ng;
+    EXPECT_TRUE(model->forward(in).equal(b->forward(in)));
+  }
+  EXPECT_EQ(apply_prune_settings(b, st, nullptr, "m", torch::kCPU), b);
+  // flap on the rebuilt model compensates every sublayer that lost (but kept some) units, and the
+  // compensated model is closer to the dense logits than the uncompensated one.
+  hp_test::SpecialsTokenizer tok;
+  const TaskData data = lm_data(640, 53);
+  auto ctx = hp_test::prune_ctx(*b, tok, data, 0.6, json::object());
+  auto out = prune_methods().at("flap").fn(ctx);
+  ASSERT_FALSE(out.weights.empty());
+  for (const auto& [k, v] : out.weights) EXPECT_NE(k.find(".bias"), std::string::npos) << k;
+  auto uncomp = prune_model(*b, out.masks, 1, {});
+  auto comp = prune_model(*b, out.masks, 1, out.weights);
+  auto mu = make_model(uncomp.config), mc = make_model(comp.config);
+  mu->load_state(uncomp.tensors, "uncompensated");
+  mc->load_state(comp.tensors, "compensated");
+  mu->eval();
+  mc->eval();
+  {
+    torch::NoGradGuard ng;
+    const auto dense = b->forward(in), lu = mu->forward(in), lc = mc->forward(in);
+    const double eu = (lu - dense).norm().item<double>(), ec = (lc - dense).norm().item<double>();
+    std::printf("flap on LLaMA: logits error %.4f uncompensated, %.4f compensated\n", eu, ec);
+    EXPECT_LT(ec, eu);
+  }
+  // OPT without biases: enable_bias turns them on.
+  ModelConfig opt = architecture("opt").tiny("lm");
+  opt.arch_opts["enable_bias"] = false;
+  auto o = random_model(opt, 54);
+  ASSERT_TRUE(lacks_output_bias(*o));
+  auto ob = apply_prune_settings(o, st, nullptr, "opt", torch::kCPU);
+  EXPECT_FALSE(lacks_output_bias(*ob));
+  EXPECT_TRUE(ob->config().arch_opts.value("enable_bias", false));
+  {
+    torch::NoGradGuard ng;
+    EXPECT_TRUE(o->forward(in).equal(ob->forward(in)));
+  }
 }
 
 // hf_loadable asks each architecture's HF mapping.

@@ -10,6 +10,7 @@
 #include "io/tokenizer.h"
 #include "config/model_config.h"
 #include "core/check.h"
+#include "data/lm.h"
 #include "model/model.h"
 #include "model/sublayer.h"
 #include "prune/method.h"
@@ -100,6 +101,39 @@ inline std::shared_ptr<hp::Model> scaled_model(const hp::ModelConfig& cfg, uint6
   m->to(dtype);
   m->eval();
   return m;
+}
+
+// Random weights with a spread that makes every head and neuron matter (the HF-style init is so
+// small that decoder logits barely depend on the inputs): N(0, 0.25) everywhere, norm gains (1-D
+// ".weight" tensors) around 1. Eval mode.
+inline std::shared_ptr<hp::Model> spread_model(const hp::ModelConfig& cfg, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto m = hp::make_model(cfg);
+  torch::NoGradGuard ng;
+  for (auto& p : m->named_parameters()) {
+    auto& t = p.value();
+    t.normal_(0, 0.25);
+    const std::string& k = p.key();
+    const bool norm_gain = t.dim() == 1 && k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
+    if (norm_gain) t.add_(1.0);
+  }
+  m->eval();
+  return m;
+}
+
+// A causal-LM data set: windows of 16 over a pseudo-random stream of ids 5..39 (the vocabulary of
+// SpecialsTokenizer and of the registry's tiny decoder configs).
+inline hp::TaskData lm_stream_data(int n_tokens, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> stream;
+  for (int i = 0; i < n_tokens; ++i) stream.push_back(5 + static_cast<int64_t>(rng() % 35));
+  hp::TaskData d;
+  d.task = "lm";
+  d.path = "stream";
+  d.context = 16;
+  d.stride = 16;
+  d.items = hp::lm_windows(stream, 16, 16);
+  return d;
 }
 
 // Deep copy of a model's tensors (Model::state() returns the live parameters themselves).

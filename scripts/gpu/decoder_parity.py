@@ -32,7 +32,8 @@ All reference logits are computed by transformers on the CPU in float32 with eag
       golden's at the real positions; --big also builds larger random models (d 512, 4 layers, vocab
       32000: LLaMA GQA 4:1 untied and 8:1 tied with llama3 rope, LLaMA with biases, GPT-2, OPT, OPT-350m
       style) in a temp dir (--work) and checks them the same way. Prints a table, writes a JSON report.
-      headprune turns TF32 on for CUDA, so on --device cuda the default tolerance is 3e-2, not 1e-4.
+      On --device cuda headprune runs fp32 without TF32 (unless --tf32 is passed), so only the
+      reduction order differs from the CPU reference; the default tolerance there is 1e-3.
 
   python3 scripts/gpu/decoder_parity.py reverse --models DIR [--headprune BIN] [--report FILE]
       headprune-written model dirs -> transformers. Every DIR/<name>/ with a config.json must hold
@@ -66,7 +67,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, OPTConfi
 
 TV_MAJOR = int(transformers.__version__.split(".")[0])
 TOL = 1e-4
-TOL_CUDA = 3e-2  # headprune enables TF32 matmuls on CUDA (cli/options.cc apply_common)
+TOL_CUDA = 1e-3  # fp32 on CUDA, TF32 off (headprune's default; --tf32 turns it on)
 
 
 def versions():
@@ -379,7 +380,9 @@ def compare(name, kind, ref, got, am, tol, extra=None):
 def print_table(rows, tol):
     print("\n%-30s %-8s %12s %12s %10s  %s" % ("model", "kind", "max|diff|", "max|ref|", "compared", "result"))
     for r in rows:
-        if "error" in r:
+        if "skipped" in r:
+            print("%-30s %-8s %12s %12s %10s  skipped: %s" % (r["name"], r["kind"], "-", "-", "-", r["skipped"]))
+        elif "error" in r:
             print("%-30s %-8s %12s %12s %10s  FAIL: %s" % (r["name"], r["kind"], "-", "-", "-", r["error"][:200]))
         else:
             print("%-30s %-8s %12.3e %12.3e %10d  %s" % (r["name"], r["kind"], r["max_abs_diff"], r["max_abs_ref"],
@@ -401,7 +404,7 @@ def write_report(path, report):
 def cmd_check(a):
     tol = a.tol if a.tol is not None else (TOL_CUDA if a.device.startswith("cuda") else TOL)
     if a.device.startswith("cuda"):
-        print("note: headprune runs CUDA matmuls in TF32; tolerance %g" % tol)
+        print("note: headprune on CUDA in fp32 without TF32; tolerance %g" % tol)
     work = a.work or tempfile.mkdtemp(prefix="hp_decoder_parity_")
     os.makedirs(work, exist_ok=True)
     rows = []
@@ -510,6 +513,17 @@ def cmd_reverse(a):
         try:
             with open(os.path.join(d, "config.json")) as f:
                 cfg = json.load(f)
+            pj = os.path.join(d, "pruning.json")
+            if os.path.exists(pj):
+                with open(pj) as f:
+                    declared = json.load(f).get("hf_loadable", True)
+                if not declared:
+                    # headprune says plain transformers cannot express these sizes (e.g. a layer
+                    # without attention): loading it there is not part of the contract.
+                    rows.append({"name": name, "kind": "reverse", "passed": True,
+                                 "skipped": "pruning.json declares hf_loadable false"})
+                    print("skipped %s (declared not HF-loadable)" % name)
+                    continue
             if a.headprune:
                 if not os.path.exists(inp):
                     pad = cfg.get("pad_token_id")

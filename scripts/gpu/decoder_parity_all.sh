@@ -22,8 +22,12 @@ for m in $D/decoders/*/; do
   $HP prune --method random --keep-flops 1 --ffn-align 1 --model $m --out $D/rev/$n-dense --quiet \
     > /dev/null 2>> $D/rev.log || echo "prune $n failed" | tee -a $D/rev.log
   if [[ $uniform -gt 0 && $n == llama* ]]; then
-    $HP prune --method magnitude --uniform --keep-flops 0.5 --model $m --out $D/rev/$n-uniform --quiet \
-      > /dev/null 2>> $D/rev.log || echo "prune --uniform $n failed" | tee -a $D/rev.log
+    # 0.5 can empty every attention of a one-group model (not HF-loadable, skipped by reverse);
+    # 0.8 keeps attention in every model.
+    for r in 0.5 0.8; do
+      $HP prune --method magnitude --uniform --keep-flops $r --model $m --out $D/rev/$n-uniform$r --quiet \
+        > /dev/null 2>> $D/rev.log || echo "prune --uniform $n $r failed" | tee -a $D/rev.log
+    done
   fi
 done
 python3 $P reverse --models $D/rev --headprune $HP --report $D/reverse.json > $D/reverse.log 2>&1

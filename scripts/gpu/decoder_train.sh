@@ -11,6 +11,7 @@
 #   bash scripts/gpu/decoder_train.sh collect   wait for them (with several EPOCHS, choose by the GQA
 #                                               model's final validation perplexity); evaluate the models
 #                                               on data/bible/test.txt; pack $OUT/decoders.tgz.part-*
+#                                               (bible-llama and every log)
 #
 # Two calls because training plus the build can outlast one device call; the runs live in their own
 # session under $W (the checkout is re-synced on every call), so call `collect` right after `start`.
@@ -74,8 +75,10 @@ collect)
   for f in kv*.train.json; do cp $f pack/logs/sweep-$f; done
   bin/headprune generate --model pack/models/bible-llama --prompt "In the beginning" --max-new 40 \
     --device cuda --json --quiet > pack/logs/bible-llama.generate.json
-  # The device returns files of at most 16 MB: split (cat decoders.tgz.part-* | tar xz).
-  tar -C pack -cz models logs | split -b 15M - "$OUT/decoders.tgz.part-"
+  # The device returns files of at most 16 MB: split (cat decoders.tgz.part-* | tar xz). Only
+  # bible-llama goes into the repository; the twins stay in $W/pack/models for
+  # scripts/gpu/decoder_sweep.sh (their logs come back).
+  tar -C pack -cz models/bible-llama logs | split -b 15M - "$OUT/decoders.tgz.part-"
   ls -la "$OUT"
   ;;
 *) echo "usage: $0 start|collect" >&2; exit 2 ;;

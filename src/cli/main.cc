@@ -32,7 +32,16 @@ const std::vector<CommandEntry>& commands() {
   return table;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+void print_json(const nlohmann::json& j) {
+  if (!j.is_object()) {
+    std::cout << j.dump() << std::endl;
+    return;
+  }
+  // The precision mode of fp32 CUDA matrix products (--tf32) goes with every result.
+  nlohmann::json out = j;
+  out["tf32"] = at::globalContext().allowTF32CuBLAS();
+  std::cout << out.dump() << std::endl;
+}
 
 }  // namespace hp
 

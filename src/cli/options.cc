@@ -152,6 +152,8 @@ void add_common(Options& o) {
   o.add("threads", "1", "intra-op threads for LibTorch; OpenBLAS itself runs one thread unless\n"
         "OPENBLAS_NUM_THREADS is set (two pools on the same cores oversubscribe them)");
   o.add("device", "cpu", "cpu or cuda[:N]");
+  o.flag("tf32", "CUDA: let fp32 matrix products and convolutions use TF32 tensor cores (faster,\n"
+         "about 1e-3 relative error). Off unless given; every JSON output records it");
 }
 
 std::string apply_common(const Options& o) {
@@ -169,12 +171,15 @@ std::string apply_common(const Options& o) {
   std::string dev = o.str("device");
   HP_CHECK(dev == "cpu" || dev.rfind("cuda", 0) == 0, "--device must be cpu or cuda[:N], got '",
            dev, "'");
-  if (dev.rfind("cuda", 0) == 0) {
+  const bool cuda = dev.rfind("cuda", 0) == 0;
+  if (cuda)
     HP_CHECK(torch::cuda::is_available(), "--device ", dev,
              ": this build of headprune/LibTorch has no CUDA device available");
-    at::globalContext().setAllowTF32CuBLAS(true);
-    at::globalContext().setAllowTF32CuDNN(true);
-  }
+  HP_CHECK(cuda || !o.on("tf32"), "--tf32 applies to --device cuda only (CPU matrix products "
+           "have no TF32 mode)");
+  // Explicit either way: LibTorch's default for cuDNN is on.
+  at::globalContext().setAllowTF32CuBLAS(o.on("tf32"));
+  at::globalContext().setAllowTF32CuDNN(o.on("tf32"));
   return dev;
 }
 

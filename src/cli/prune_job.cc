@@ -38,6 +38,12 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   PruneSettings settings;
   settings.gqa_unit = job.gqa_unit;
   settings.empty_keeps_bias = job.empty_keeps_bias;
+  if (method.needs_output_biases && method.needs_output_biases(job.params)) {
+    settings.output_biases = true;
+    settings.output_biases_for = str(job.method, " (its bias compensation; --param bias_compensation=0 "
+                                     "turns it off)");
+  }
+  const bool biases_added = settings.output_biases && lacks_output_bias(*lm.model);
   lm.model = apply_prune_settings(lm.model, settings, has_parent ? &parent : nullptr, job.model_dir,
                                   device);
   const ModelConfig cfg = lm.model->config();
@@ -96,6 +102,7 @@ PruneJobResult run_prune_job(const PruneJob& job) {
   rec.extra["empty_sublayer"] = cfg.empty_keeps_bias ? "bias" : "residual";
   rec.extra["uniform"] = job.uniform;
   rec.extra["gqa_unit"] = cfg.gqa_unit;  // what the attention units (and kept indices) are
+  if (biases_added) rec.extra["output_biases_added"] = true;  // zero-initialised, then compensated
   std::vector<int64_t> dense_units;
   {
     ModelConfig dense_cfg = cfg;

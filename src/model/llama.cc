@@ -245,15 +245,27 @@ bool llama_hf_loadable(const ModelConfig& cfg);
 
 // The registry entry (model/registry.cc).
 Architecture llama_architecture() {
-  return {"llama",
-          [](const ModelConfig& c) { return std::make_shared<LlamaModel>(c); },
-          LlamaModel::describe,
-          LlamaModel::tiny,
-          {"lm"},
-          {"llama"},
-          llama_from_hf,
-          llama_to_hf,
-          llama_hf_loadable};
+  Architecture a{"llama",
+                 [](const ModelConfig& c) { return std::make_shared<LlamaModel>(c); },
+                 LlamaModel::describe,
+                 LlamaModel::tiny,
+                 {"lm"},
+                 {"llama"},
+                 llama_from_hf,
+                 llama_to_hf,
+                 llama_hf_loadable};
+  // HF's attention_bias / mlp_bias: biases on q, k, v, o / gate, up, down (all zero when added),
+  // so the result still loads in plain transformers.
+  a.add_output_biases = [](ModelConfig& c) {
+    bool changed = false;
+    for (const char* key : {"attention_bias", "mlp_bias"}) {
+      if (c.arch_opts.value(key, false)) continue;
+      c.arch_opts[key] = true;
+      changed = true;
+    }
+    return changed;
+  };
+  return a;
 }
 
 }  // namespace hp

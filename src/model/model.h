@@ -121,6 +121,11 @@ struct Architecture {
   // records removed heads as HF's pruned_heads (then callers pass the original indices).
   std::function<bool(const ModelConfig&)> hf_loadable;
   bool hf_pruned_heads = false;
+  // Turns on an output-projection bias in every sublayer that lacks one (a config change; the new
+  // biases start at zero, so outputs are unchanged), for methods that fold a correction into that
+  // bias (FLAP's bias compensation). Returns false when nothing changed. Null: the architecture
+  // cannot (or always has them).
+  std::function<bool(ModelConfig&)> add_output_biases;
 };
 const std::vector<Architecture>& architectures();
 const Architecture& architecture(const std::string& name);  // throws listing the known ones

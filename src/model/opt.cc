@@ -285,15 +285,22 @@ bool opt_hf_loadable(const ModelConfig& cfg);
 
 // The registry entry (model/registry.cc).
 Architecture opt_architecture() {
-  return {"opt",
-          [](const ModelConfig& c) { return std::make_shared<OptModel>(c); },
-          OptModel::describe,
-          OptModel::tiny,
-          {"lm"},
-          {"opt"},
-          opt_from_hf,
-          opt_to_hf,
-          opt_hf_loadable};
+  Architecture a{"opt",
+                 [](const ModelConfig& c) { return std::make_shared<OptModel>(c); },
+                 OptModel::describe,
+                 OptModel::tiny,
+                 {"lm"},
+                 {"opt"},
+                 opt_from_hf,
+                 opt_to_hf,
+                 opt_hf_loadable};
+  // HF's enable_bias: biases on every projection (zero when added).
+  a.add_output_biases = [](ModelConfig& c) {
+    if (c.arch_opts.value("enable_bias", true)) return false;
+    c.arch_opts["enable_bias"] = true;
+    return true;
+  };
+  return a;
 }
 
 }  // namespace hp

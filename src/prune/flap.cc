@@ -22,7 +22,10 @@
 //    reuses an aliased old mean, which only approximates it;
 //  - the compensation is added to the existing bias (the reference overwrites a bias it created
 //    as zeros, which is the same there);
-//  - a sublayer without an output bias cannot be compensated: the method fails and names
+//  - a sublayer without an output bias (LLaMA) gets one: the prune job asks the architecture to add
+//    zero biases first (MethodInfo::needs_output_biases, Architecture::add_output_biases; for
+//    LLaMA HF's attention_bias/mlp_bias, so the result still loads in transformers), as the
+//    reference does by creating them; where an architecture cannot, the method fails and names
 //    bias_compensation=0 (a method may only return new values of existing tensors).
 #include "prune/flap.h"
 
@@ -119,6 +122,11 @@ TensorMap flap_bias_compensation(const Model& model, const MaskSet& masks,
   }
   if (uncompensated) *uncompensated = skipped;
   return out;
+}
+
+bool flap_needs_output_biases(const nlohmann::json& params) {
+  Params p(params, "flap");
+  return p.flag("bias_compensation", true);
 }
 
 PruneOutput prune_flap(const PruneContext& ctx) {

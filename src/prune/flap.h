@@ -30,6 +30,9 @@ FlapScores flap_scores(Model& model, const CalibSet& calib, const std::string& m
 // units (by HF name, in the bias's dtype, on the CPU). A sublayer emptied completely keeps its
 // compensation only when its bias survives the removal (SublayerSpec::bias_survives_empty); the
 // others are counted in *uncompensated. Throws when a sublayer to compensate has no output bias.
+// Whether flap with these --param options compensates biases (bias_compensation, default on).
+bool flap_needs_output_biases(const nlohmann::json& params);
+
 TensorMap flap_bias_compensation(const Model& model, const MaskSet& masks,
                                  const std::vector<torch::Tensor>& mean, int* uncompensated = nullptr);
 

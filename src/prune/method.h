@@ -56,6 +56,9 @@ struct MethodInfo {
   // Gate-trained methods train a copy of the model jointly with per-head gates (returned in
   // PruneOutput::weights) and take their budget from params "keep_heads" (or "l0").
   bool trains = false;
+  // Whether, with these params, the method folds a correction into every sublayer's output bias
+  // (the job then gives sublayers without one a zero bias: PruneSettings::output_biases).
+  std::function<bool(const nlohmann::json& params)> needs_output_biases;
 };
 const std::map<std::string, MethodInfo>& prune_methods();
 

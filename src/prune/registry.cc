@@ -12,7 +12,8 @@
 namespace hp {
 
 const std::map<std::string, MethodInfo>& prune_methods() {
-  static const std::map<std::string, MethodInfo> table = {
+  static const std::map<std::string, MethodInfo> table = [] {
+  std::map<std::string, MethodInfo> t = {
       {"random", {prune_random, false, "random units under the FLOPs budget"}},
       {"magnitude", {prune_magnitude, false, "weight-norm importance of heads and neurons"}},
       {"kwon", {prune_kwon, true, "Kwon et al. 2022: Fisher search, mask rearrangement, LSQ mask tuning"}},
@@ -29,6 +30,9 @@ const std::map<std::string, MethodInfo>& prune_methods() {
       {"ste", {prune_ste, true, "straight-through top-K of gate logits, exactly --keep-heads", true}},
       {"l0-layerwise", {prune_l0_layerwise, true, "Shim et al. 2021: Hard Concrete STE gates, warmed-up L0, output scaling", true}},
   };
+  t.at("flap").needs_output_biases = flap_needs_output_biases;
+  return t;
+  }();
   return table;
 }
 

@@ -14,6 +14,12 @@ bool gqa_units_differ(const ModelConfig& cfg) {
   return false;
 }
 
+bool lacks_output_bias(const Model& model) {
+  for (const auto& sp : model.sublayers())
+    if (sp.present() && sp.out_bias.empty()) return true;
+  return false;
+}
+
 std::shared_ptr<Model> apply_prune_settings(const std::shared_ptr<Model>& model,
                                             const PruneSettings& settings,
                                             const nlohmann::json* parent_map,
@@ -43,11 +49,23 @@ std::shared_ptr<Model> apply_prune_settings(const std::shared_ptr<Model>& model,
                sp.name(), "); its definition cannot change after pruning");
     c.empty_keeps_bias = *settings.empty_keeps_bias;
   }
-  if (c.gqa_unit == cur.gqa_unit && c.empty_keeps_bias == cur.empty_keeps_bias) return model;
-  // Rebuild with the new description (same weights).
+  bool biases_added = false;
+  if (settings.output_biases && lacks_output_bias(*model)) {
+    const auto& arch = architecture(c.arch);
+    biases_added = arch.add_output_biases && arch.add_output_biases(c);
+    HP_CHECK(biases_added, settings.output_biases_for, " needs an output-projection bias in every "
+             "sublayer, and ", where, " (architecture ", c.arch, ") has none it can add");
+  }
+  if (c.gqa_unit == cur.gqa_unit && c.empty_keeps_bias == cur.empty_keeps_bias && !biases_added)
+    return model;
+  // Rebuild with the new description (same weights; added biases start at zero).
   auto m = make_model(c);
   m->to(device, model_dtype(*model));
-  m->load_state(model->state(), where);
+  TensorMap st = model->state();
+  if (biases_added)
+    for (const auto& [k, v] : m->state())
+      if (!st.count(k)) st[k] = torch::zeros_like(v);
+  m->load_state(st, where);
   if (model->is_training()) m->train();
   else m->eval();
   return m;

@@ -17,7 +17,15 @@ namespace hp {
 struct PruneSettings {
   std::string gqa_unit;                  // "group" | "query"; "" = the model's own
   std::optional<bool> empty_keeps_bias;  // unset = the model's own
+  // Every sublayer needs an output-projection bias (the method folds a correction into it): those
+  // without one get a zero bias through Architecture::add_output_biases. `output_biases_for` names
+  // who needs it in the error when the architecture cannot.
+  bool output_biases = false;
+  std::string output_biases_for;
 };
+
+// Whether some present sublayer of the model has no output-projection bias.
+bool lacks_output_bias(const Model& model);
 
 // True when the two GQA units describe `cfg` differently (some attention sublayer has more query
 // heads than K/V groups), asked of the architecture's own sublayer list.
@@ -28,7 +36,8 @@ bool gqa_units_differ(const ModelConfig& cfg);
 // a --gqa value other than group or query; --gqa query for a model without grouped-query attention
 // (query heads and groups are then the same units); a --gqa unit other than the one `parent_map`
 // (the model's pruning.json, or null) was made with, since its kept indices number those units;
-// --empty-sublayer for a model that already has an emptied sublayer. `where` names the model.
+// --empty-sublayer for a model that already has an emptied sublayer; output biases asked of an
+// architecture that cannot add them. `where` names the model.
 std::shared_ptr<Model> apply_prune_settings(const std::shared_ptr<Model>& model,
                                             const PruneSettings& settings,
                                             const nlohmann::json* parent_map,
