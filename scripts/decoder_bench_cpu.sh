@@ -28,7 +28,7 @@ for d in "$W"/*/; do
   [[ $name == bible-llama-kv4-* ]] && base=bible-llama-kv4
   [[ -f $W/dense/$base/config.json ]] || { echo "skip $name: no dense/$base in $tgz" >&2; continue; }
   OPENBLAS_NUM_THREADS=1 "$HP" bench --shape-only --model "$W/dense/$base" --compare "$d" --device cpu \
-    --threads 2 --batch 1 --seq-len 256 --warmup 3 --repeats 15 --json --quiet \
+    --threads 2 --batch 1 --seq-len 256 --warmup 2 --repeats 8 --json --quiet \
     | python3 -c 'import json,sys; j=json.load(sys.stdin); j["pruned"]=sys.argv[1]; print(json.dumps(j))' "$name" \
     >> "$out.tmp"
   n=$((n + 1))

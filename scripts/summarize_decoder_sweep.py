@@ -99,8 +99,8 @@ def main():
     a = ap.parse_args()
     runs = read_jsonl(a.sweep)
     dense = {}
-    for d in read_jsonl(a.dense):
-        name = os.path.basename(os.path.normpath(d.get("model", "")))
+    # decoder_sweep.sh evaluates the dense models in this order; eval's JSON does not name them.
+    for name, d in zip(["bible-llama", "bible-llama-kv4", "bible-llama-mha"], read_jsonl(a.dense)):
         dense[name] = d["value"]
     gpu, cpu = bench_index(read_jsonl(a.bench_gpu)), bench_index(read_jsonl(a.bench_cpu))
     os.makedirs(a.out, exist_ok=True)

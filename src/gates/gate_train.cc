@@ -170,10 +170,14 @@ GateTrainResult train_gates(Model& model, const TaskData& data, const Tokenizer&
           const auto& t = conf_probe.max_score[s];
           if (!t.defined()) continue;
           auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-          HP_CHECK(c.numel() == layout.sizes[g], "attention confidence of sublayer ", s, " has ",
-                   c.numel(), " entries for ", layout.sizes[g], " heads");
+          // One entry per query head; a gate on a K/V group (its query heads are contiguous)
+          // gets the mean confidence of the group's query heads.
+          const int64_t per = layout.sizes[g] > 0 ? c.numel() / layout.sizes[g] : 0;
+          HP_CHECK(per >= 1 && c.numel() == per * layout.sizes[g], "attention confidence of sublayer ",
+                   s, " has ", c.numel(), " entries for ", layout.sizes[g], " gated units");
+          auto unit_conf = c.view({layout.sizes[g], per}).mean(1).contiguous();
           for (int64_t h = 0; h < layout.sizes[g]; ++h)
-            conf[size_t(layout.offsets[g] + h)] = c.data_ptr<double>()[h];
+            conf[size_t(layout.offsets[g] + h)] = unit_conf.data_ptr<double>()[h];
         }
       }
       method.after_step(GateStep{step, total, res.steps_per_epoch}, want_conf ? &conf : nullptr);
