@@ -97,10 +97,12 @@ TEST_P(EveryArchitecture, MaskedEqualsPruned) {
     auto dense = make_model(cfg);
     dense->eval();
     const auto& specs = dense->sublayers();
-    // Empty one attention and one FFN sublayer (different ones per seed).
+    // Empty one attention and one FFN sublayer (different ones per seed; All-attention models
+    // have no FFN).
     std::vector<int> attn, ffn;
     for (const auto& sp : specs) (is_attention(sp.kind) ? attn : ffn).push_back(sp.index);
-    std::vector<int> empty = {attn[seed % attn.size()], ffn[(seed + 1) % ffn.size()]};
+    std::vector<int> empty = {attn[seed % attn.size()]};
+    if (!ffn.empty()) empty.push_back(ffn[(seed + 1) % ffn.size()]);
     auto masks = random_masks(specs, empty, seed > 0);
     auto in = batch(3, 11, cfg.vocab_size);
     auto res = prune_model(*dense, masks);

@@ -73,7 +73,8 @@ int cmd_train(const Args& args) {
             "removed) and config.json's pruned_heads carry over to --out.\n"
             "A checkpoint is written to --out after every epoch; --resume continues from it.");
   o.add("task", "classify", "mlm | lm | classify | regress")
-      .add("arch", "", "architecture from scratch (default: llama for --task lm, else bert)")
+      .add("arch", "", "architecture from scratch: llama or allattn for --task lm (default llama),\n"
+           "bert otherwise")
       .add("train", "", "training data (.txt for mlm/lm, comma-separated files allowed; .tsv/.jsonl for classification)", true)
       .add("eval", "", "evaluation data, evaluated after every epoch")
       .add("out", "", "output model directory", true)
@@ -85,7 +86,9 @@ int cmd_train(const Args& args) {
       .add("heads", "8", "attention (query) heads per layer (from scratch)")
       .add("kv-heads", "0", "K/V heads per layer, dividing --heads (grouped-query attention; 0 = --heads)")
       .add("d-model", "256", "hidden size (from scratch)")
-      .add("d-ff", "1024", "FFN width (from scratch)")
+      .add("d-ff", "1024", "FFN width (from scratch; allattn has none)")
+      .add("memory-slots", "", "allattn: persistent key/value vectors per head (from scratch; the\n"
+           "All-attention model's replacement for the FFN)")
       .add("max-pos", "512", "maximum positions (from scratch)")
       .add("rope-theta", "10000", "rotary base (from scratch, rotary architectures)")
       .flag("untied", "separate output embedding (from scratch; default: tied to the input one)")
@@ -164,6 +167,7 @@ int cmd_train(const Args& args) {
              "--kv-heads ", cfg.n_kv_dense, " must divide --heads ", cfg.n_head_dense);
     cfg.d_head = cfg.d_model / cfg.n_head_dense;
     cfg.set_dense_layers();
+    HP_CHECK(!o.given("memory-slots") || arch == "allattn", "--memory-slots applies to --arch allattn only");
     const double dropout = o.number("dropout");
     if (arch == "bert") {
       HP_CHECK(cfg.n_kv_dense == 0 || cfg.n_kv_dense == cfg.n_head_dense, "--kv-heads: bert has no grouped-query attention");
@@ -171,6 +175,17 @@ int cmd_train(const Args& args) {
       cfg.passthrough["hidden_dropout_prob"] = dropout;
       cfg.passthrough["attention_probs_dropout_prob"] = dropout;
     } else if (arch == "llama") {
+      cfg.arch_opts["rope_theta"] = o.number("rope-theta");
+      cfg.arch_opts["attention_dropout"] = dropout;
+    } else if (arch == "allattn") {
+      HP_CHECK(cfg.n_kv_dense == 0 || cfg.n_kv_dense == cfg.n_head_dense,
+               "--kv-heads: allattn has no grouped-query attention");
+      HP_CHECK(!o.given("d-ff"), "--d-ff: allattn has no FFN (its size is --memory-slots)");
+      HP_CHECK(o.given("memory-slots"), "--arch allattn needs --memory-slots N (persistent vectors per head)");
+      cfg.n_kv_dense = cfg.n_head_dense;
+      cfg.n_ff_dense = 0;
+      cfg.set_dense_layers();
+      cfg.arch_opts["memory_slots"] = o.integer("memory-slots");
       cfg.arch_opts["rope_theta"] = o.number("rope-theta");
       cfg.arch_opts["attention_dropout"] = dropout;
     } else {
