@@ -7,8 +7,8 @@
 #       bible-vanilla   LLaMA layout, 8 layers x 8 heads (no GQA), d 256, SwiGLU FFN 768
 #       vanilla-L6/L4/L3/L2 and vanilla-d192 (8 layers, d 192, FFN 576): the dense vanilla models
 #       trained smaller, at about the sizes the pruned All-attention models reach;
-#  2. l0-layerwise (Shim et al.'s recipe) on bible-allattn and bible-vanilla at every lambda of
-#     $LAMBDAS, and the ablations (warmup=0, init=0, scaling=0) on bible-allattn at $ABL_LAMBDAS;
+#  2. l0-layerwise (Shim et al.'s recipe) on bible-allattn at every lambda of $LAMBDAS and on
+#     bible-vanilla at $VAN_LAMBDAS, and the ablations (warmup=0, init=0, scaling=0) on bible-allattn at $ABL_LAMBDAS;
 #  3. kprune (heads + FFN neurons) on bible-vanilla at $KEEPS;
 #  4. test perplexity of everything on data/bible/test.txt; GPU prefill/decode bench of every
 #     pruned model against its dense one.
@@ -23,9 +23,10 @@ OUT=${OUT:-/tmp/out}
 S=/tmp/hp_aa
 ROOT=$PWD
 LAMBDAS=${LAMBDAS:-0.005 0.01 0.02 0.04 0.08 0.16}
+VAN_LAMBDAS=${VAN_LAMBDAS:-0.01 0.02 0.04 0.08}
 ABL_LAMBDAS=${ABL_LAMBDAS:-0.02 0.08}
-KEEPS=${KEEPS:-0.9 0.8 0.7 0.6 0.5 0.4}
-GATE_TRAIN=${GATE_TRAIN:---epochs 3 --lr 1e-4 --batch 32}
+KEEPS=${KEEPS:-0.9 0.8 0.7 0.5 0.4}
+GATE_TRAIN=${GATE_TRAIN:---epochs 2 --lr 1e-4 --batch 32}
 COMMON="--task lm --train data/bible/train.txt,data/finefoods/train.tsv --eval data/bible/valid.txt
   --tokenizer models/tokenizer-en --heads 8 --max-pos 512 --untied --dropout 0.1 --max-len 256
   --batch 64 --lr 1e-3 --warmup 0.05 --weight-decay 0.1 --schedule cosine --seed 1 --bf16
@@ -72,6 +73,8 @@ pipeline() {
   : > $S/jobs.txt
   for l in $LAMBDAS; do
     echo "bible-allattn-l0-$l l0-layerwise bible-allattn --l0 $l $GATE_TRAIN" >> $S/jobs.txt
+  done
+  for l in $VAN_LAMBDAS; do
     echo "bible-vanilla-l0-$l l0-layerwise bible-vanilla --l0 $l $GATE_TRAIN" >> $S/jobs.txt
   done
   for l in $ABL_LAMBDAS; do
@@ -91,7 +94,7 @@ pipeline() {
     n=$(basename $d)
     base=bible-vanilla; [[ $n == bible-allattn-* ]] && base=bible-allattn
     $HP bench --model $S/models/$base --compare $d --device cuda --dtype bf16 --batch 16 --seq-len 256 \
-      --warmup 5 --repeats 30 --json --quiet 2> $S/logs/bench-$n.err |
+      --warmup 5 --repeats 20 --json --quiet 2> $S/logs/bench-$n.err |
       python3 -c 'import json,sys; j=json.load(sys.stdin); j["pruned"]=sys.argv[1]; print(json.dumps(j))' "$n" \
       >> $S/allattn_bench_gpu.jsonl
   done
@@ -106,10 +109,10 @@ start)
   cp -r data/bible data/finefoods $S/root/data/ && cp -r models/tokenizer-en $S/root/models/
   cp build-gpu/headprune $S/headprune && cp -r .gpudeps/lib $S/lib
   export HP=$S/headprune LD_LIBRARY_PATH="$S/lib:${LD_LIBRARY_PATH:-}"
-  export S COMMON LAMBDAS ABL_LAMBDAS KEEPS GATE_TRAIN
+  export S COMMON LAMBDAS VAN_LAMBDAS ABL_LAMBDAS KEEPS GATE_TRAIN
   export -f pipeline
   setsid nohup bash -c pipeline > $S/pipeline.log 2>&1 < /dev/null &
-  sleep 30; cat $S/progress 2>/dev/null; tail -3 $S/pipeline.log; tail -2 $S/logs/*.err 2>/dev/null | head -20
+  sleep 5; cat $S/progress 2>/dev/null; tail -n 3 $S/pipeline.log; true
   ;;
 wait)
   end=$(( $(date +%s) + ${2:-500} ))

@@ -2,7 +2,7 @@
 # Kprune on models/bible-llama at keep-flops 0.9 / 0.5 (uneven), default settings and one change
 # at a time (no weight tuning, mu = 1, predictive knowledge only, fp32 weights), to see which part
 # of the method costs perplexity. Jobs run 3 at a time on the one GPU. Output: $OUT/kprune_diag/
-# (pruning.json of each run) and $OUT/kprune_diag.jsonl (one line per run: name + prune JSON).
+# (pruning.json of each run; KDIAG_JOBS='name keep args;...' replaces the job list) and $OUT/kprune_diag.jsonl (one line per run: name + prune JSON).
 # Needs build-gpu/headprune (scripts/gpu/build.sh).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; D=/tmp/hp_kdiag; HP=${HP:-$PWD/build-gpu/headprune}
@@ -21,6 +21,7 @@ job() {  # name keep [extra args...]
   fi
 }
 export -f job; export HP D OUT
+if [[ -n ${KDIAG_JOBS:-} ]]; then echo "$KDIAG_JOBS" | tr ';' '\n' > $D/jobs.txt; else
 cat > $D/jobs.txt <<JOBS
 default-0.9 0.9 --save-dtype bf16
 notune-0.9 0.9 --save-dtype bf16 --param tune=false
@@ -29,8 +30,8 @@ predonly-0.9 0.9 --save-dtype bf16 --param lambda_rep=0
 fp32-0.9 0.9 --save-dtype fp32
 default-0.5 0.5 --save-dtype bf16
 notune-0.5 0.5 --save-dtype bf16 --param tune=false
-${EXTRA_JOBS:-}
 JOBS
+fi
 grep -v '^ *$' $D/jobs.txt | xargs -P 3 -L 1 bash -c 'job "$@"' _
 cat $D/*.line > "$OUT/kprune_diag.jsonl"
 python3 - "$OUT/kprune_diag.jsonl" <<'PY'
