@@ -91,6 +91,7 @@ pipeline() {
   # Latency, alone on the GPU: every pruned model against its dense one.
   : > $S/allattn_bench_gpu.jsonl
   for d in $S/pruned/*/; do
+    [[ ${BENCH:-1} == 1 ]] || break
     n=$(basename $d)
     base=bible-vanilla; [[ $n == bible-allattn-* ]] && base=bible-allattn
     $HP bench --model $S/models/$base --compare $d --device cuda --dtype bf16 --batch 16 --seq-len 256 \
@@ -109,7 +110,7 @@ start)
   cp -r data/bible data/finefoods $S/root/data/ && cp -r models/tokenizer-en $S/root/models/
   cp build-gpu/headprune $S/headprune && cp -r .gpudeps/lib $S/lib
   export HP=$S/headprune LD_LIBRARY_PATH="$S/lib:${LD_LIBRARY_PATH:-}"
-  export S COMMON LAMBDAS VAN_LAMBDAS ABL_LAMBDAS KEEPS GATE_TRAIN
+  export BENCH=${BENCH:-1} S COMMON LAMBDAS VAN_LAMBDAS ABL_LAMBDAS KEEPS GATE_TRAIN
   export -f pipeline
   setsid nohup bash -c pipeline > $S/pipeline.log 2>&1 < /dev/null &
   sleep 5; cat $S/progress 2>/dev/null; tail -n 3 $S/pipeline.log; true
