@@ -6,8 +6,8 @@
 #
 #   bash scripts/decoder_bench_cpu.sh CONFIGS.tgz OUT.jsonl
 #
-# Every seed-0 result <model>-<method>-... is compared with the dense config dense/<model> of the
-# archive (bible-llama, bible-llama-kv4, bible-llama-mha). Prefill: batch 1 x 256-token prompt; decode: batch 1, one
+# Every result <model>-<method>-... whose name matches $PATTERN (default: seed-0 results, *-s0) is
+# compared with the dense config dense/<model> of the archive (the longest matching <model>). Prefill: batch 1 x 256-token prompt; decode: batch 1, one
 # token after 256 cached; fp32, 2 intra-op threads, OpenBLAS single-threaded; dense and pruned
 # alternate in one process (bench --compare), so the speedup is a ratio of one run.
 set -euo pipefail
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 [[ $# -eq 2 ]] || { echo "usage: $0 CONFIGS.tgz OUT.jsonl" >&2; exit 2; }
 tgz=$1 out=$2
 HP=${HP:-build/headprune}
+PATTERN=${PATTERN:-*-s0}  # which results to bench (glob on the directory name)
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 tar -C "$W" -xzf "$tgz"
@@ -22,11 +23,15 @@ tar -C "$W" -xzf "$tgz"
 n=0
 for d in "$W"/*/; do
   name=$(basename "$d")
-  [[ $name == *-s0 ]] || continue
-  base=bible-llama
-  [[ $name == bible-llama-mha-* ]] && base=bible-llama-mha
-  [[ $name == bible-llama-kv4-* ]] && base=bible-llama-kv4
-  [[ -f $W/dense/$base/config.json ]] || { echo "skip $name: no dense/$base in $tgz" >&2; continue; }
+  [[ $name == dense ]] && continue
+  [[ $name == $PATTERN ]] || continue
+  # The dense model is the longest dense/<base> whose name starts the result's name.
+  base=
+  for b in "$W"/dense/*/; do
+    b=$(basename "$b")
+    [[ $name == "$b"-* && ${#b} -gt ${#base} ]] && base=$b
+  done
+  [[ -n $base && -f $W/dense/$base/config.json ]] || { echo "skip $name: no dense/<base> in $tgz" >&2; continue; }
   OPENBLAS_NUM_THREADS=1 "$HP" bench --shape-only --model "$W/dense/$base" --compare "$d" --device cpu \
     --threads 2 --batch 1 --seq-len 256 --warmup 2 --repeats 8 --json --quiet \
     | python3 -c 'import json,sys; j=json.load(sys.stdin); j["pruned"]=sys.argv[1]; print(json.dumps(j))' "$name" \
