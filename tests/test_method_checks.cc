@@ -1034,3 +1034,14 @@ TEST(MethodCheckContract, ModelUntouchedAndSurgeryMatchesMaskedForward) {
                 timer.seconds());
   }
 }
+
+// The post-LN encoder keeps the reference's absolute representational knowledge (no rep_norm).
+TEST(MethodCheckParams, KprunePostLnKeepsReferenceWeighting) {
+  TestTokenizer tok;
+  auto data = mc_data(16, 23);
+  auto model = mc_model(mc_cfg(), 24);
+  auto ctx = hp_test::prune_ctx(*model, tok, data, 0.5, nlohmann::json::object());
+  auto out = prune_methods().at("kprune").fn(ctx);
+  EXPECT_EQ(out.info.at("lambda_rep").get<double>(), 2.5e-4);
+  EXPECT_FALSE(out.info.at("rep_norm").get<bool>());
+}

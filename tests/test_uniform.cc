@@ -19,6 +19,8 @@
 #include "model/model.h"
 #include "prune/method.h"
 #include "prune/settings.h"
+#include "score/calib.h"
+#include "score/knowledge.h"
 #include "surgery/surgery.h"
 #include "test_util.h"
 
@@ -574,4 +576,46 @@ TEST(Uniform, HfLoadablePerArchitecture) {
     c.layers[0].n_head = c.layers[0].n_head_kv = c.n_head_dense - 1;
     EXPECT_FALSE(hf_loadable(c)) << arch << ": the head size derives from the head count";
   }
+}
+
+// kprune on a model whose sublayers are all pre-norm measures representational knowledge relative
+// to the stream each sublayer reads (rep_norm, the default there): scaling the stream a sublayer
+// reads (here: layer 0's attention reads the embeddings, scaled by 8) leaves its output and so its
+// absolute knowledge unchanged (RMSNorm), while that fixed contribution is 64x smaller relative to
+// the stream it is added to; rep_norm=0 restores the reference's absolute measure. Settings and per-step representational shares are recorded.
+TEST(Uniform, KprunePreNormMeasuresRelativeRepresentationalKnowledge) {
+  hp_test::SpecialsTokenizer tok;
+  const TaskData data = lm_data(640, 5);
+  auto model = random_model(gqa_llama("group"), 11);
+  auto run = [&](nlohmann::json params) {
+    params["batch_size"] = 8;
+    auto ctx = hp_test::prune_ctx(*model, tok, data, 0.6, params);
+    return prune_methods().at("kprune").fn(ctx).info;
+  };
+  auto rel = run(json::object());
+  EXPECT_TRUE(rel.at("rep_norm").get<bool>());
+  EXPECT_EQ(rel.at("lambda_rep").get<double>(), 2.5e-4);
+  auto abs = run({{"rep_norm", 0}});
+  EXPECT_FALSE(abs.at("rep_norm").get<bool>());
+  for (const auto& st : rel.at("steps")) {
+    const double sh = st.at("rep_share").get<double>();
+    EXPECT_GE(sh, 0.0);
+    EXPECT_LE(sh, 1.0);
+  }
+  // Knowledge directly, with the embeddings scaled by 8.
+  CalibSet calib = make_calib_set(data, tok, torch::kCPU, 8);
+  auto teacher = teacher_outputs(*model, calib);
+  StreamCache sc;
+  sc.init(*model, calib);
+  Knowledge k1 = measure_knowledge(*model, calib, sc, teacher, 2.0, "");
+  {
+    torch::NoGradGuard ng;
+    model->param("model.embed_tokens.weight").mul_(8.0);
+  }
+  StreamCache sc2;
+  sc2.init(*model, calib);
+  Knowledge k2 = measure_knowledge(*model, calib, sc2, teacher, 2.0, "");
+  EXPECT_NEAR(k2.stream_energy[0] / k1.stream_energy[0], 64.0, 1e-6);
+  EXPECT_LE(((k1.rep[0] - k2.rep[0]).abs() / k1.rep[0]).max().item<double>(), 1e-3);  // absolute: unchanged
+  EXPECT_GT(k1.rep[0].min().item<double>(), 0.0);
 }

@@ -139,15 +139,27 @@ KpruneTuneResult kprune_tune_sublayer(Model& student, const CalibSet& calib, int
 PruneOutput prune_kprune(const PruneContext& ctx) {
   HP_CHECK(ctx.calib && ctx.tok, "kprune needs calibration data and a tokenizer");
   Params p(ctx.params, "kprune");
+  const auto& specs = ctx.model.sublayers();
+  // Representational knowledge is a unit's absolute output energy. In a post-LN encoder (the
+  // reference's setting) every sublayer reads a normalised stream of about unit scale, so energies
+  // compare across layers. In a model whose sublayers are all pre-norm the stream is never
+  // normalised and grows with depth, and absolute energy ranks the bottom sublayers lowest: on the
+  // reference decoder layer 0's attention was emptied at keep 0.9 (docs/methods.md, "kprune on
+  // pre-norm models"). rep_norm divides each pre-norm sublayer's K_rep by the mean energy per
+  // dimension of the stream it reads, i.e. measures a contribution relative to the stream it is
+  // added to; it is the default when every sublayer is pre-norm (never for post-LN sublayers,
+  // which keep the reference's numbers). The setting used is recorded in pruning.json.
+  const bool all_prenorm = std::all_of(specs.begin(), specs.end(),
+                                       [](const SublayerSpec& sp) { return sp.norm != NormPlace::PostLN; });
   const double lam_pred = p.num("lambda_pred", 1.0);
   const double lam_rep = p.num("lambda_rep", 2.5e-4);
+  const bool rep_norm = p.flag("rep_norm", all_prenorm);
   const double mu = p.num("mu", 64.0);
   const double temp = p.num("temperature", 2.0);
   const bool tune = p.flag("tune", true);
   const int batch = static_cast<int>(p.integer("batch_size", 32));
   p.finish();
   Timer timer;
-  const auto& specs = ctx.model.sublayers();
   const Budget budget(specs, ctx.seq_len);
   const double limit = budget.target(ctx.keep_flops);
   // --uniform: the counts are fixed up front; each sublayer keeps its best by the same scores.
@@ -179,11 +191,27 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
     if (sp.present()) {
       Knowledge k = measure_knowledge(*student, calib, ss, teacher_logits, temp, "");
       std::vector<torch::Tensor> scores(specs.size());
+      std::vector<double> shares;  // per unit: representational part of its score
       for (size_t t = 0; t < specs.size(); ++t) {
         const double c = budget.amortized_cost(static_cast<int>(t));
         // Kprune weighs a head's knowledge by mu; neurons by 1 (both per FLOP).
         const double w = is_attention(specs[t].kind) ? mu : 1.0;
-        scores[t] = w * (lam_rep * k.rep[t] + lam_pred * k.pred[t]) / c;
+        auto rep = k.rep[t];
+        if (rep_norm && specs[t].norm != NormPlace::PostLN && k.stream_energy[t] > 0)
+          rep = rep / k.stream_energy[t];
+        scores[t] = w * (lam_rep * rep + lam_pred * k.pred[t]) / c;
+        if (specs[t].units > 0 && static_cast<int>(t) >= s) {
+          auto r = (lam_rep * rep).contiguous(), q = (lam_pred * k.pred[t]).contiguous();
+          for (int64_t j = 0; j < r.numel(); ++j) {
+            const double a = r.data_ptr<double>()[j], b = q.data_ptr<double>()[j];
+            shares.push_back(a + b > 0 ? a / (a + b) : 0.0);
+          }
+        }
+      }
+      double share = 0;  // median over units of the representational part of their scores
+      if (!shares.empty()) {
+        std::nth_element(shares.begin(), shares.begin() + shares.size() / 2, shares.end());
+        share = shares[shares.size() / 2];
       }
       auto keep = ctx.uniform ? keep_top_k(sp, scores[s], counts[s])
                               : kprune_search_step(budget, s, scores, limit - used);  // [n] 0/1
@@ -192,7 +220,7 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
       used += budget.cost_of_sublayer(masks, s);
       pruned_any = pruned_any || kept < sp.units;
       nlohmann::json step = {{"sublayer", s}, {"kind", to_string(sp.kind)}, {"layer", sp.layer},
-                             {"kept", kept}, {"units", sp.units}};
+                             {"kept", kept}, {"units", sp.units}, {"rep_share", share}};
       if (tune && kept > 0 && pruned_any) {
         auto r = kprune_tune_sublayer(*student, calib, s, masks, ts, ss);
         step["err_before"] = r.err_before;
@@ -225,6 +253,7 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
               {"lambda_rep", lam_rep},
               {"mu", mu},
               {"temperature", temp},
+              {"rep_norm", rep_norm},
               {"tuned_sublayers", tuned.size()},
               {"steps", steps},
               {"seconds", timer.seconds()}};

@@ -22,6 +22,7 @@ Knowledge measure_knowledge(Model& model, const CalibSet& calib, const StreamCac
     k.pred.push_back(torch::zeros({sp.units}, torch::kDouble));
     k.rep.push_back(torch::zeros({sp.units}, torch::kDouble));
   }
+  k.stream_energy.assign(specs.size(), 0.0);
   // (W²).mean over output rows, per input unit dimension: fixed during one measurement.
   std::vector<torch::Tensor> w2(specs.size());
   for (int s = first; s < model.n_sublayers(); ++s) {
@@ -38,6 +39,7 @@ Knowledge measure_knowledge(Model& model, const CalibSet& calib, const StreamCac
     MaskSet m = grad_masks(specs, dev, dtype);
     Recorder rec;
     rec.keep_units = true;
+    rec.keep_inputs = true;
     auto logits = forward_from(model, stream.get(model, calib, b), first, &m, &rec);
     auto loss = distill_loss(calib.task, logits, teacher[b], temperature);
     UnitScores g = unit_dim_grads(loss, rec);
@@ -48,6 +50,10 @@ Knowledge measure_knowledge(Model& model, const CalibSet& calib, const StreamCac
       auto pred = 0.5 * g[s].pow(2);  // [D]
       auto x2 = u.detach().index({tok}).to(torch::kDouble).pow(2).sum(0).cpu();  // [D], real tokens
       auto rep = x2 * w2[s];
+      if (s < static_cast<int>(rec.inputs.size()) && rec.inputs[s].defined()) {
+        const auto& xin = rec.inputs[s];  // [B, T, d]
+        k.stream_energy[s] += xin.detach().index({tok}).to(torch::kDouble).pow(2).mean(-1).sum().item<double>();
+      }
       if (specs[s].unit_width > 1) {
         // Wide units (heads): mean over their dimensions (as the reference does for both terms).
         pred = pred.view({specs[s].units, -1}).mean(1);  // [units]
@@ -63,6 +69,7 @@ Knowledge measure_knowledge(Model& model, const CalibSet& calib, const StreamCac
   for (size_t s = 0; s < specs.size(); ++s) {
     k.pred[s] /= ns;
     k.rep[s] /= nt;
+    k.stream_energy[s] /= nt;
   }
   return k;
 }

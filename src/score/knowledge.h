@@ -18,6 +18,9 @@ namespace hp {
 struct Knowledge {
   // Per sublayer, double CPU: [units]; zeros for sublayers below the start.
   std::vector<torch::Tensor> pred, rep;
+  // Per sublayer: mean over real tokens of ||x||²/d of the residual stream entering it (0 below
+  // the start and where skipped). Kprune divides a pre-norm sublayer's rep by it (rep_norm).
+  std::vector<double> stream_energy;
 };
 
 // Knowledge of every unit in sublayers stream.position() .. end of `model`, running the stack from
