@@ -49,7 +49,14 @@ int cmd_generate(const Args& args) {
     if (lm.tokenizer->bos_id >= 0) ids.push_back(lm.tokenizer->bos_id);
     for (auto id : lm.tokenizer->encode(text)) ids.push_back(id);
     auto r = generate(*lm.model, ids, g);
-    const std::string out = lm.tokenizer->decode(r.ids);
+    // Decoding the new ids alone drops the space a word-initial piece carries ("▁the" at the
+    // start of a string decodes to "the"): decode prompt + continuation and keep what follows the
+    // decoded prompt.
+    std::vector<int64_t> all = ids;
+    all.insert(all.end(), r.ids.begin(), r.ids.end());
+    const std::string whole = lm.tokenizer->decode(all), head = lm.tokenizer->decode(ids);
+    const std::string out = whole.compare(0, head.size(), head) == 0 ? whole.substr(head.size())
+                                                                      : lm.tokenizer->decode(r.ids);
     rows.push_back({{"prompt", text},
                     {"prompt_ids", ids},
                     {"ids", r.ids},
