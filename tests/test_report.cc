@@ -440,3 +440,19 @@ TEST(PruningMap, AfterTrainingKeepsTheStructureAndRetiresStaleFigures) {
   EXPECT_EQ(twice["trained_after_pruning"][1]["train"], "b.tsv");
   EXPECT_THROW(hp::pruning_map_after_training(nlohmann::json::object(), {}), hp::Error);
 }
+
+// A dense model without FFN (the All-attention LM: intermediate_size 0) is a valid reference;
+// a negative width is refused.
+TEST_F(ReportTest, DenseModelWithoutFfnIsAReference) {
+  const fs::path d = root_ / "allattn";
+  spit(d / "config.json", json{{"num_hidden_layers", 3}, {"num_attention_heads", 4}, {"intermediate_size", 0}}.dump());
+  auto runs = load_runs({d.string()});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_TRUE(runs[0].dense);
+  EXPECT_EQ(runs[0].total_heads, 12);
+  EXPECT_EQ(runs[0].total_neurons, 0);
+  EXPECT_EQ(runs[0].attn_layers_alive, 3);
+  write_report(runs, (root_ / "out_allattn").string(), "t");
+  spit(d / "config.json", json{{"num_hidden_layers", 3}, {"num_attention_heads", 4}, {"intermediate_size", -1}}.dump());
+  EXPECT_NE(error_of([&] { load_runs({d.string()}); }).find("intermediate_size"), std::string::npos);
+}

@@ -246,7 +246,8 @@ Run load_run(const std::string& dir_str) {
     int n_layer = field<int>(cfg, "num_hidden_layers", where);
     int n_head = field<int>(cfg, "num_attention_heads", where);
     int n_ff = field<int>(cfg, "intermediate_size", where);
-    HP_CHECK(n_layer > 0 && n_head > 0 && n_ff > 0, where, ": layers/heads/intermediate_size must be > 0, got ",
+    // intermediate_size 0: a model without FFN (the All-attention LM).
+    HP_CHECK(n_layer > 0 && n_head > 0 && n_ff >= 0, where, ": layers/heads must be > 0 and intermediate_size >= 0, got ",
              n_layer, "/", n_head, "/", n_ff);
     for (int il = 0; il < n_layer; ++il) {
       RunLayer L;
