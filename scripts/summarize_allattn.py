@@ -9,6 +9,7 @@ Writes into results/allattn/:
   allattn_models.csv     every model: family, how it was made, parameters (all / without the
                          embeddings), FLOPs ratio, test perplexity, heads kept, layers with heads
   allattn_heads.csv      layers x heads map of every pruned model (1 = head kept), from pruning.json
+  allattn_heads.svg      the same maps as pictures
   allattn_ppl_vs_params.svg   test perplexity against non-embedding parameters
   tables.md              the same as Markdown
 Only the Python standard library is used.
@@ -115,6 +116,31 @@ def main():
             w = csv.DictWriter(f, fieldnames=list(heads[0].keys()))
             w.writeheader()
             w.writerows(heads)
+
+        # Picture: one layers x heads panel per pruned model (filled = kept).
+        names = sorted({h["name"] for h in heads})
+        nh = max(int(k[1:]) for k in heads[0] if k.startswith("h") and k[1:].isdigit()) + 1
+        nl = max(h["layer"] for h in heads) + 1
+        cell, gap, cols = 12, 30, 4
+        pw, ph = nh * cell, nl * cell
+        W2 = cols * (pw + gap) + gap
+        H2 = ((len(names) + cols - 1) // cols) * (ph + gap + 18) + gap
+        hs = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W2}" height="{H2}" font-family="sans-serif" font-size="10">',
+              f'<rect width="{W2}" height="{H2}" fill="white"/>']
+        for i, n in enumerate(names):
+            x0p = gap + (i % cols) * (pw + gap)
+            y0p = gap + (i // cols) * (ph + gap + 18)
+            hs.append(f'<text x="{x0p}" y="{y0p - 4}">{n}</text>')
+            for h in heads:
+                if h["name"] != n:
+                    continue
+                for j in range(nh):
+                    fill = "#1f77b4" if h.get(f"h{j}") == 1 else "#eeeeee"
+                    hs.append(f'<rect x="{x0p + j * cell}" y="{y0p + h["layer"] * cell}" width="{cell - 1}" '
+                              f'height="{cell - 1}" fill="{fill}"><title>layer {h["layer"]} head {j}</title></rect>')
+        hs.append(f'<text x="{gap}" y="{H2 - 6}">rows: layers 0 (top) .. {nl - 1}; columns: heads; blue = kept</text>')
+        hs.append("</svg>")
+        open(os.path.join(OUT, "allattn_heads.svg"), "w").write("\n".join(hs))
 
     # Picture: perplexity vs non-embedding parameters.
     series = {
