@@ -191,7 +191,7 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
     if (sp.present()) {
       Knowledge k = measure_knowledge(*student, calib, ss, teacher_logits, temp, "");
       std::vector<torch::Tensor> scores(specs.size());
-      std::vector<double> shares;  // per unit: representational part of its score
+      std::vector<torch::Tensor> rep_part, pred_part;  // the two terms, units of s and above
       for (size_t t = 0; t < specs.size(); ++t) {
         const double c = budget.amortized_cost(static_cast<int>(t));
         // Kprune weighs a head's knowledge by mu; neurons by 1 (both per FLOP).
@@ -201,17 +201,15 @@ PruneOutput prune_kprune(const PruneContext& ctx) {
           rep = rep / k.stream_energy[t];
         scores[t] = w * (lam_rep * rep + lam_pred * k.pred[t]) / c;
         if (specs[t].units > 0 && static_cast<int>(t) >= s) {
-          auto r = (lam_rep * rep).contiguous(), q = (lam_pred * k.pred[t]).contiguous();
-          for (int64_t j = 0; j < r.numel(); ++j) {
-            const double a = r.data_ptr<double>()[j], b = q.data_ptr<double>()[j];
-            shares.push_back(a + b > 0 ? a / (a + b) : 0.0);
-          }
+          rep_part.push_back(lam_rep * rep);
+          pred_part.push_back(lam_pred * k.pred[t]);
         }
       }
       double share = 0;  // median over units of the representational part of their scores
-      if (!shares.empty()) {
-        std::nth_element(shares.begin(), shares.begin() + shares.size() / 2, shares.end());
-        share = shares[shares.size() / 2];
+      if (!rep_part.empty()) {
+        auto r = torch::cat(rep_part), total = r + torch::cat(pred_part);
+        auto sh = torch::where(total > 0, r / total, torch::zeros_like(r));
+        share = std::get<0>(sh.sort()).index({sh.numel() / 2}).item<double>();
       }
       auto keep = ctx.uniform ? keep_top_k(sp, scores[s], counts[s])
                               : kprune_search_step(budget, s, scores, limit - used);  // [n] 0/1
